@@ -1,0 +1,961 @@
+//! Message assembly and the connection state machine — RFC 6455 §4-§7.
+//!
+//! ```text
+//!                 server: Request event, then accept()        close() sent
+//!  ┌────────────┐  client: Connected event     ┌──────┐ ───────────────────► ┌─────────┐
+//!  │ Connecting │ ───────────────────────────► │ Open │                      │ Closing │
+//!  └────────────┘                              └──────┘                      └─────────┘
+//!        │ handshake error / reject()              │ close received: reply sent      │ peer's close
+//!        ▼                                         ▼ protocol error: close sent      ▼ received
+//!  ┌────────────────────────────────────────────────────────────────────────────────────┐
+//!  │                                      Closed                                        │
+//!  └────────────────────────────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! A [`Connection`] is fed bytes with [`Connection::read`] (zero-copy: payload is unmasked in
+//! place and events borrow the input) or [`Connection::receive`] (owned events, for
+//! convenience). What it has to send — handshake responses, frames, automatic pongs, close
+//! replies — accumulates in an output buffer the caller drains with
+//! [`Connection::pending_output`] and [`Connection::consume_output`].
+
+use crate::close::{parse_close_payload, truncate_reason, CloseCode};
+use crate::decoder::{Decoded, FrameDecoder};
+use crate::error::{Error, ProtocolError};
+use crate::frame::{FrameHeader, OpCode};
+use crate::handshake::{
+    accept_response, reject_response, AcceptOptions, ClientHandshake, ClientRequest,
+    HandshakeError, Request, RequestParser, Response, Status,
+};
+use crate::mask::apply_mask;
+use crate::trace::{NoTrace, Tracer};
+use crate::utf8::Utf8Validator;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+pub use crate::decoder::Role;
+
+/// Limits and behaviour of a connection. The defaults are safe for a public server and let a
+/// 16 MiB message through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Largest frame payload accepted, in bytes (larger: close 1009). Default 16 MiB.
+    pub max_frame_size: u64,
+    /// Largest message accepted after reassembly, in bytes (larger: close 1009). Default 64 MiB.
+    pub max_message_size: usize,
+    /// Split outgoing messages into frames of at most this many payload bytes (`None`: one
+    /// frame per message).
+    pub fragment_size: Option<usize>,
+    /// Deliver data as [`Event::Fragment`]s as it arrives instead of whole messages, so large
+    /// messages need not be buffered (as wsproto does). Limits still apply.
+    pub deliver_fragments: bool,
+    /// Reply to pings automatically (RFC 6455 §5.5.2). Default true.
+    pub auto_pong: bool,
+    /// RSV bits that a negotiated extension has claimed (see [`FrameHeader::RSV1`]).
+    pub reserved_bits: u8,
+    /// Cap on the size of the handshake's HTTP head (431 past it). Default 8 KiB.
+    pub max_header_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            fragment_size: None,
+            deliver_fragments: false,
+            auto_pong: true,
+            reserved_bits: 0,
+            max_header_bytes: crate::handshake::DEFAULT_MAX_HEADER_BYTES,
+        }
+    }
+}
+
+/// The connection state of RFC 6455 §4 and §7.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// The opening handshake is in progress.
+    Connecting,
+    /// Messages flow both ways.
+    Open,
+    /// We sent a close frame and wait for the peer's.
+    Closing,
+    /// The close handshake is complete or the connection was failed: send nothing more; the
+    /// server closes the TCP connection once the output is flushed (§7.1.1).
+    Closed,
+}
+
+/// What the peer sent, borrowed from the input or the connection.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// Server role: the opening handshake request arrived. Call [`Connection::accept`] or
+    /// [`Connection::reject`].
+    Request(&'a Request),
+    /// Client role: the server accepted the opening handshake.
+    Connected(&'a Response),
+    /// A complete text message.
+    Text(&'a str),
+    /// A complete binary message.
+    Binary(&'a [u8]),
+    /// With [`Config::deliver_fragments`]: the next piece of a data message. Text pieces are
+    /// validated UTF-8 so far but may end inside a character.
+    Fragment {
+        /// The bytes.
+        data: &'a [u8],
+        /// Whether the message is text.
+        text: bool,
+        /// Whether this piece completes the message.
+        fin: bool,
+    },
+    /// A ping (already answered when [`Config::auto_pong`] is on).
+    Ping(&'a [u8]),
+    /// A pong.
+    Pong(&'a [u8]),
+    /// The peer's close frame (already answered). `code` is `None` for an empty payload.
+    Close {
+        /// The status code.
+        code: Option<CloseCode>,
+        /// The reason.
+        reason: &'a str,
+    },
+}
+
+/// An [`Event`] that owns its data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnedEvent {
+    /// See [`Event::Request`].
+    Request(Request),
+    /// See [`Event::Connected`].
+    Connected(Response),
+    /// See [`Event::Text`].
+    Text(String),
+    /// See [`Event::Binary`].
+    Binary(Vec<u8>),
+    /// See [`Event::Fragment`].
+    Fragment {
+        /// The bytes.
+        data: Vec<u8>,
+        /// Whether the message is text.
+        text: bool,
+        /// Whether this piece completes the message.
+        fin: bool,
+    },
+    /// See [`Event::Ping`].
+    Ping(Vec<u8>),
+    /// See [`Event::Pong`].
+    Pong(Vec<u8>),
+    /// See [`Event::Close`].
+    Close {
+        /// The status code.
+        code: Option<CloseCode>,
+        /// The reason.
+        reason: String,
+    },
+}
+
+impl Event<'_> {
+    /// Copies the event's data.
+    pub fn to_owned(&self) -> OwnedEvent {
+        match *self {
+            Event::Request(r) => OwnedEvent::Request(r.clone()),
+            Event::Connected(r) => OwnedEvent::Connected(r.clone()),
+            Event::Text(s) => OwnedEvent::Text(s.into()),
+            Event::Binary(b) => OwnedEvent::Binary(b.to_vec()),
+            Event::Fragment { data, text, fin } => OwnedEvent::Fragment {
+                data: data.to_vec(),
+                text,
+                fin,
+            },
+            Event::Ping(b) => OwnedEvent::Ping(b.to_vec()),
+            Event::Pong(b) => OwnedEvent::Pong(b.to_vec()),
+            Event::Close { code, reason } => OwnedEvent::Close {
+                code,
+                reason: reason.into(),
+            },
+        }
+    }
+}
+
+/// Where a ready event's data lives, decided inside the read loop and turned into an
+/// [`Event`] after it (so the loop holds no borrow across iterations).
+#[derive(Clone, Copy)]
+enum Ready {
+    /// `input[start..end]`.
+    Input(Kind, usize, usize),
+    /// The reassembly buffer.
+    Message(Kind),
+    /// The control-frame buffer.
+    Control(Kind),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Binary,
+    Fragment { text: bool, fin: bool },
+    Ping,
+    Pong,
+    Close,
+}
+
+/// The opening-handshake phase (boxed: an open connection does not carry it).
+enum Handshake {
+    Server {
+        parser: RequestParser,
+        buf: Vec<u8>,
+        request: Option<Request>,
+    },
+    Client {
+        handshake: ClientHandshake,
+        buf: Vec<u8>,
+        response: Option<Response>,
+    },
+}
+
+impl Handshake {
+    /// Feeds handshake bytes: copies at most what the header cap allows into the head buffer
+    /// and parses. Returns the bytes of `input` used and whether the head is complete (its
+    /// request or response is then stored).
+    fn feed(
+        &mut self,
+        input: &[u8],
+        max_header_bytes: usize,
+    ) -> Result<(usize, bool), HandshakeError> {
+        let buf = match self {
+            Handshake::Server { buf, .. } | Handshake::Client { buf, .. } => buf,
+        };
+        let before = buf.len();
+        // One byte past the cap lets the parser see that the head is too long (431).
+        let room = max_header_bytes.saturating_add(1).saturating_sub(before);
+        let take = input.len().min(room.max(1));
+        buf.extend_from_slice(&input[..take]);
+        match self {
+            Handshake::Server {
+                parser,
+                buf,
+                request,
+            } => match parser.parse(buf)? {
+                Status::Partial => Ok((take, false)),
+                Status::Complete(parsed, used) => {
+                    *buf = Vec::new();
+                    *request = Some(parsed);
+                    Ok((used - before, true))
+                }
+            },
+            Handshake::Client {
+                handshake,
+                buf,
+                response,
+            } => match handshake.parse_response(buf)? {
+                Status::Partial => Ok((take, false)),
+                Status::Complete(parsed, used) => {
+                    *buf = Vec::new();
+                    *response = Some(parsed);
+                    Ok((used - before, true))
+                }
+            },
+        }
+    }
+}
+
+/// Source of client masking keys (RFC 6455 §5.3: each key must be unpredictable; use a
+/// cryptographically strong source).
+pub type MaskSource = Box<dyn FnMut() -> [u8; 4] + Send>;
+
+/// One WebSocket connection, either role, as a sans-IO state machine.
+pub struct Connection<T: Tracer = NoTrace> {
+    role: Role,
+    state: State,
+    config: Config,
+    decoder: FrameDecoder,
+    tracer: T,
+    handshake: Option<Box<Handshake>>,
+    // Receive side.
+    frame: FrameHeader,
+    message: Option<OpCode>,
+    message_len: usize,
+    buffer: Vec<u8>,
+    control: Vec<u8>,
+    utf8: Utf8Validator,
+    release_buffers: bool,
+    early: Vec<u8>,
+    // Send side.
+    output: Vec<u8>,
+    output_pos: usize,
+    sending_fragmented: bool,
+    mask_source: Option<MaskSource>,
+}
+
+impl core::fmt::Debug for Connection<NoTrace> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("pending_output", &self.pending_output().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection<NoTrace> {
+    /// Server role, starting with the opening handshake: feed it the client's request.
+    pub fn server(config: Config) -> Self {
+        let parser = RequestParser::with_max_header_bytes(config.max_header_bytes);
+        let mut c = Self::build(Role::Server, State::Connecting, config, None);
+        c.handshake = Some(Box::new(Handshake::Server {
+            parser,
+            buf: Vec::new(),
+            request: None,
+        }));
+        c
+    }
+
+    /// Client role, starting with the opening handshake: the request is queued as output.
+    /// `mask_source` supplies a fresh masking key for every frame sent.
+    pub fn client(
+        config: Config,
+        request: &ClientRequest<'_>,
+        mask_source: impl FnMut() -> [u8; 4] + Send + 'static,
+    ) -> Self {
+        let (handshake, bytes) = ClientHandshake::new(request);
+        let mut c = Self::build(
+            Role::Client,
+            State::Connecting,
+            config,
+            Some(Box::new(mask_source)),
+        );
+        c.output = bytes;
+        c.handshake = Some(Box::new(Handshake::Client {
+            handshake,
+            buf: Vec::new(),
+            response: None,
+        }));
+        c
+    }
+
+    /// Server role, already open (the handshake was done elsewhere).
+    pub fn accepted(config: Config) -> Self {
+        Self::build(Role::Server, State::Open, config, None)
+    }
+
+    /// Client role, already open (the handshake was done elsewhere).
+    pub fn connected(
+        config: Config,
+        mask_source: impl FnMut() -> [u8; 4] + Send + 'static,
+    ) -> Self {
+        Self::build(
+            Role::Client,
+            State::Open,
+            config,
+            Some(Box::new(mask_source)),
+        )
+    }
+
+    fn build(role: Role, state: State, config: Config, mask_source: Option<MaskSource>) -> Self {
+        Connection {
+            role,
+            state,
+            decoder: FrameDecoder::new(role, config.max_frame_size, config.reserved_bits),
+            config,
+            tracer: NoTrace,
+            handshake: None,
+            frame: FrameHeader::new(OpCode::Continuation, 0),
+            message: None,
+            message_len: 0,
+            buffer: Vec::new(),
+            control: Vec::new(),
+            utf8: Utf8Validator::new(),
+            release_buffers: false,
+            early: Vec::new(),
+            output: Vec::new(),
+            output_pos: 0,
+            sending_fragmented: false,
+            mask_source,
+        }
+    }
+
+    /// The same connection, reporting what it reads to `tracer`.
+    pub fn with_tracer<U: Tracer>(self, tracer: U) -> Connection<U> {
+        Connection {
+            role: self.role,
+            state: self.state,
+            config: self.config,
+            decoder: self.decoder,
+            tracer,
+            handshake: self.handshake,
+            frame: self.frame,
+            message: self.message,
+            message_len: self.message_len,
+            buffer: self.buffer,
+            control: self.control,
+            utf8: self.utf8,
+            release_buffers: self.release_buffers,
+            early: self.early,
+            output: self.output,
+            output_pos: self.output_pos,
+            sending_fragmented: self.sending_fragmented,
+            mask_source: self.mask_source,
+        }
+    }
+}
+
+impl<T: Tracer> Connection<T> {
+    /// Our role.
+    pub const fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The state (RFC 6455 §4, §7).
+    pub const fn state(&self) -> State {
+        self.state
+    }
+
+    /// The configuration.
+    pub const fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The tracer.
+    pub fn tracer(&self) -> &T {
+        &self.tracer
+    }
+
+    /// The tracer, mutably (e.g. to take what it recorded).
+    pub fn tracer_mut(&mut self) -> &mut T {
+        &mut self.tracer
+    }
+
+    /// The frame decoder (read-only; for step-through displays).
+    pub const fn decoder(&self) -> &FrameDecoder {
+        &self.decoder
+    }
+
+    /// Reads from `input` until one event is ready or the input is used up. Returns how many
+    /// bytes were consumed and the event, if any; call again with the rest of the input.
+    /// Without an event, all of the input was consumed (it is buffered if incomplete).
+    ///
+    /// Payload bytes are unmasked in place, and a message that arrives whole in one frame is
+    /// delivered straight from `input` without a copy.
+    ///
+    /// On a protocol violation the connection is failed (§7.1.7): a close frame with the
+    /// right code is queued, the state becomes [`State::Closed`] and the error is returned.
+    /// Input that arrives after [`State::Closed`] is discarded.
+    pub fn read<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+    ) -> Result<(usize, Option<Event<'a>>), Error> {
+        if self.release_buffers {
+            self.release_buffers = false;
+            self.buffer.clear();
+            self.control.clear();
+        }
+        match self.state {
+            State::Connecting => return self.read_handshake(input),
+            State::Closed => return Ok((input.len(), None)),
+            State::Open | State::Closing => {}
+        }
+        self.handshake = None;
+        let mut pos = 0;
+        let ready = loop {
+            let (used, decoded) = match self.decoder.decode(&mut input[pos..], &mut self.tracer) {
+                Ok(r) => r,
+                Err(e) => return Err(self.fail(e)),
+            };
+            pos += used;
+            match decoded {
+                Decoded::NeedMore(_) => return Ok((pos, None)),
+                Decoded::Header(header) => self.on_header(header)?,
+                Decoded::Payload { len, last } => {
+                    let start = pos - len;
+                    if let Some(ready) = self.on_payload(&mut input[start..pos], start, last)? {
+                        break ready;
+                    }
+                }
+            }
+        };
+        Ok((pos, Some(self.event(ready, input))))
+    }
+
+    /// Convenience over [`Connection::read`]: feeds all of `input` and appends owned events to
+    /// `events`. On error, the events before it are in `events`.
+    pub fn receive(&mut self, input: &[u8], events: &mut Vec<OwnedEvent>) -> Result<(), Error> {
+        let mut buf = core::mem::take(&mut self.early);
+        buf.extend_from_slice(input);
+        let mut pos = 0;
+        while pos < buf.len() || buf.is_empty() {
+            if self.awaiting_decision() {
+                self.early = buf.split_off(pos);
+                return Ok(());
+            }
+            let (used, event) = self.read(&mut buf[pos..])?;
+            pos += used;
+            match event {
+                Some(e) => events.push(e.to_owned()),
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Server role: a request was delivered and neither accept nor reject was called yet.
+    fn awaiting_decision(&self) -> bool {
+        matches!(
+            self.handshake.as_deref(),
+            Some(Handshake::Server {
+                request: Some(_),
+                ..
+            })
+        ) && self.state == State::Connecting
+    }
+
+    /// The transport reached end-of-file (§7.1.5). Returns `Some(1006)` if the connection
+    /// was not closed cleanly, and moves to [`State::Closed`].
+    pub fn receive_eof(&mut self) -> Option<CloseCode> {
+        let clean = self.state == State::Closed;
+        self.state = State::Closed;
+        (!clean).then_some(CloseCode::ABNORMAL)
+    }
+
+    fn read_handshake<'a>(
+        &'a mut self,
+        input: &'a [u8],
+    ) -> Result<(usize, Option<Event<'a>>), Error> {
+        if self.awaiting_decision() {
+            return Err(Error::InvalidState("call accept() or reject() first"));
+        }
+        let Some(handshake) = self.handshake.as_deref_mut() else {
+            return Err(Error::InvalidState("no handshake in progress"));
+        };
+        match handshake.feed(input, self.config.max_header_bytes) {
+            Ok((used, false)) => Ok((used, None)),
+            Ok((used, true)) => match self.handshake.as_deref() {
+                Some(Handshake::Server {
+                    request: Some(request),
+                    ..
+                }) => Ok((used, Some(Event::Request(request)))),
+                Some(Handshake::Client {
+                    response: Some(response),
+                    ..
+                }) => {
+                    self.state = State::Open;
+                    Ok((used, Some(Event::Connected(response))))
+                }
+                _ => Err(Error::InvalidState("handshake state lost")),
+            },
+            Err(e) => {
+                self.state = State::Closed;
+                if self.role == Role::Server {
+                    self.output.extend_from_slice(&e.response());
+                }
+                self.handshake = None;
+                Err(Error::Handshake(e))
+            }
+        }
+    }
+
+    /// Server role: accepts the request delivered in [`Event::Request`], queuing the 101
+    /// response (RFC 6455 §4.2.2). The connection is then [`State::Open`].
+    pub fn accept(&mut self, options: &AcceptOptions<'_>) -> Result<(), Error> {
+        match self.handshake.as_deref() {
+            Some(Handshake::Server {
+                request: Some(request),
+                ..
+            }) if self.state == State::Connecting => {
+                let response = accept_response(request, options);
+                self.output.extend_from_slice(&response);
+                self.state = State::Open;
+                self.handshake = None;
+                Ok(())
+            }
+            _ => Err(Error::InvalidState(
+                "accept() needs a received, undecided request",
+            )),
+        }
+    }
+
+    /// Server role: refuses the handshake with an HTTP `status` and a plain-text `body` saying
+    /// why (§4.2.2). The connection is then [`State::Closed`].
+    pub fn reject(&mut self, status: u16, body: &str) -> Result<(), Error> {
+        if self.state != State::Connecting || self.role != Role::Server {
+            return Err(Error::InvalidState(
+                "reject() is only for a server handshake",
+            ));
+        }
+        self.output
+            .extend_from_slice(&reject_response(status, body));
+        self.state = State::Closed;
+        self.handshake = None;
+        Ok(())
+    }
+
+    /// Validates a frame header against the message in progress (§5.4) and the limits.
+    fn on_header(&mut self, header: FrameHeader) -> Result<(), Error> {
+        self.frame = header;
+        let at = self.decoder.frame_start();
+        match header.opcode {
+            OpCode::Continuation => {
+                if self.message.is_none() {
+                    return Err(self.fail_at(ProtocolError::UnexpectedContinuation, at));
+                }
+                if header.rsv != 0 {
+                    // Per-message extensions (RFC 7692 §6) set RSV bits on the first frame only.
+                    return Err(self.fail_at(ProtocolError::ReservedBitsSet, at));
+                }
+            }
+            OpCode::Text | OpCode::Binary => {
+                if self.message.is_some() {
+                    return Err(self.fail_at(ProtocolError::ExpectedContinuation, at));
+                }
+                self.message = Some(header.opcode);
+                self.message_len = 0;
+                self.utf8.reset();
+            }
+            OpCode::Close | OpCode::Ping | OpCode::Pong => {
+                self.control.clear();
+                return Ok(());
+            }
+        }
+        let total = (self.message_len as u64).saturating_add(header.payload_len);
+        if total > self.config.max_message_size as u64 {
+            return Err(self.fail_at(ProtocolError::MessageTooBig, at + 1));
+        }
+        Ok(())
+    }
+
+    /// Handles a run of (unmasked) payload bytes, `chunk`, which sits at `input[start..]`.
+    fn on_payload(
+        &mut self,
+        chunk: &mut [u8],
+        start: usize,
+        last: bool,
+    ) -> Result<Option<Ready>, Error> {
+        let end = start + chunk.len();
+        let whole = last && chunk.len() as u64 == self.frame.payload_len;
+        let stream_offset = self.decoder.offset() - chunk.len() as u64;
+        let opcode = self.frame.opcode;
+        if opcode.is_control() {
+            let kind = match opcode {
+                OpCode::Ping => Kind::Ping,
+                OpCode::Pong => Kind::Pong,
+                _ => Kind::Close,
+            };
+            if !whole {
+                self.control.extend_from_slice(chunk);
+                if !last {
+                    return Ok(None);
+                }
+            }
+            let payload_offset = self.decoder.offset() - self.frame.payload_len;
+            match kind {
+                Kind::Ping if self.config.auto_pong && self.state == State::Open => {
+                    if whole {
+                        self.write_frame(true, OpCode::Pong, chunk);
+                    } else {
+                        let payload = core::mem::take(&mut self.control);
+                        self.write_frame(true, OpCode::Pong, &payload);
+                        self.control = payload;
+                    }
+                }
+                Kind::Close => {
+                    let data: &[u8] = if whole { chunk } else { &self.control };
+                    if let Err((kind, at)) = parse_close_payload(data) {
+                        return Err(self.fail_at(kind, payload_offset + at as u64));
+                    }
+                    self.on_close_received(whole.then_some(&*chunk));
+                }
+                _ => {}
+            }
+            self.tracer.message_end(
+                opcode,
+                self.frame.payload_len as usize,
+                self.decoder.offset(),
+            );
+            return Ok(Some(if whole {
+                Ready::Input(kind, start, end)
+            } else {
+                Ready::Control(kind)
+            }));
+        }
+
+        let text = self.message == Some(OpCode::Text);
+        let fin = last && self.frame.fin;
+        self.message_len += chunk.len();
+        let single_frame = whole && self.frame.fin && self.frame.opcode != OpCode::Continuation;
+        // A text message that arrived whole is validated in one pass below instead.
+        let validate_whole = single_frame && !self.config.deliver_fragments;
+        if text && !validate_whole {
+            if let Err(e) = self.utf8.feed(chunk, fin) {
+                return Err(
+                    self.fail_at(ProtocolError::InvalidUtf8, stream_offset + e.index as u64)
+                );
+            }
+        }
+        if fin {
+            self.message = None;
+            self.tracer.message_end(
+                if text { OpCode::Text } else { OpCode::Binary },
+                self.message_len,
+                self.decoder.offset(),
+            );
+        }
+        if self.config.deliver_fragments {
+            if chunk.is_empty() && !fin {
+                return Ok(None);
+            }
+            return Ok(Some(Ready::Input(Kind::Fragment { text, fin }, start, end)));
+        }
+        let kind = if text { Kind::Text } else { Kind::Binary };
+        if validate_whole {
+            if text {
+                self.check_utf8_whole(chunk, stream_offset)?;
+            }
+            return Ok(Some(Ready::Input(kind, start, end)));
+        }
+        self.buffer.extend_from_slice(chunk);
+        Ok(fin.then_some(Ready::Message(kind)))
+    }
+
+    /// Validates a text message that arrived whole, in one pass.
+    fn check_utf8_whole(&mut self, data: &[u8], stream_offset: u64) -> Result<(), Error> {
+        if simdutf8::basic::from_utf8(data).is_ok() {
+            return Ok(());
+        }
+        let index = match Utf8Validator::new().feed(data, true) {
+            Err(e) => e.index,
+            Ok(()) => 0,
+        };
+        Err(self.fail_at(ProtocolError::InvalidUtf8, stream_offset + index as u64))
+    }
+
+    /// The peer's close frame arrived (and was valid): reply unless we already sent ours.
+    fn on_close_received(&mut self, whole: Option<&[u8]>) {
+        if self.state == State::Open {
+            let payload = whole.map_or_else(|| self.control.clone(), <[u8]>::to_vec);
+            // §5.5.1: echo the status code (not the reason); an empty close gets an empty one.
+            let reply_len = payload.len().min(2);
+            self.write_frame(true, OpCode::Close, &payload[..reply_len]);
+        }
+        self.state = State::Closed;
+    }
+
+    /// Builds the event for `ready` once the read loop has let go of its borrows.
+    fn event<'a>(&'a mut self, ready: Ready, input: &'a [u8]) -> Event<'a> {
+        let (kind, data): (Kind, &'a [u8]) = match ready {
+            Ready::Input(kind, start, end) => (kind, &input[start..end]),
+            Ready::Message(kind) => {
+                self.release_buffers = true;
+                (kind, &self.buffer)
+            }
+            Ready::Control(kind) => {
+                self.release_buffers = true;
+                (kind, &self.control)
+            }
+        };
+        match kind {
+            // Validated above (incrementally or whole); cannot fail.
+            Kind::Text => Event::Text(simdutf8::basic::from_utf8(data).unwrap_or_default()),
+            Kind::Binary => Event::Binary(data),
+            Kind::Fragment { text, fin } => Event::Fragment { data, text, fin },
+            Kind::Ping => Event::Ping(data),
+            Kind::Pong => Event::Pong(data),
+            Kind::Close => match parse_close_payload(data) {
+                Ok((code, reason)) => Event::Close { code, reason },
+                Err(_) => Event::Close {
+                    code: None,
+                    reason: "",
+                },
+            },
+        }
+    }
+
+    fn fail_at(&mut self, kind: ProtocolError, offset: u64) -> Error {
+        self.tracer.error(offset, kind);
+        self.fail(Error::Protocol { kind, offset })
+    }
+
+    /// Fails the connection (§7.1.7): queue a close frame with the error's code unless one was
+    /// already sent, and stop.
+    fn fail(&mut self, error: Error) -> Error {
+        if let Error::Protocol { kind, .. } = &error {
+            if self.state == State::Open {
+                let mut payload = Vec::with_capacity(2 + 64);
+                payload.extend_from_slice(&kind.close_code().0.to_be_bytes());
+                payload.extend_from_slice(truncate_reason(kind.description()).as_bytes());
+                self.write_frame(true, OpCode::Close, &payload);
+            }
+        }
+        self.state = State::Closed;
+        error
+    }
+
+    // ---- Sending -------------------------------------------------------------------------
+
+    /// Sends a text message (fragmented per [`Config::fragment_size`]).
+    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.send(OpCode::Text, text.as_bytes())
+    }
+
+    /// Sends a binary message (fragmented per [`Config::fragment_size`]).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.send(OpCode::Binary, data)
+    }
+
+    /// Sends a message of type `opcode` (`Text` or `Binary`), fragmented per
+    /// [`Config::fragment_size`] (§5.4). Text must be valid UTF-8: use [`Connection::send_text`].
+    pub fn send(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        self.check_can_send()?;
+        if !matches!(opcode, OpCode::Text | OpCode::Binary) {
+            return Err(Error::InvalidInput("send() takes Text or Binary"));
+        }
+        if self.sending_fragmented {
+            return Err(Error::InvalidState("a fragmented message is being sent"));
+        }
+        match self.config.fragment_size {
+            Some(size) if size > 0 && payload.len() > size => {
+                let mut chunks = payload.chunks(size).peekable();
+                let mut op = opcode;
+                while let Some(chunk) = chunks.next() {
+                    self.write_frame(chunks.peek().is_none(), op, chunk);
+                    op = OpCode::Continuation;
+                }
+            }
+            _ => self.write_frame(true, opcode, payload),
+        }
+        Ok(())
+    }
+
+    /// Sends one frame of a message the caller fragments itself: the first with `Text` or
+    /// `Binary`, the rest with `Continuation`, the last with `fin` (§5.4). Control frames may
+    /// be sent in between.
+    pub fn send_frame(&mut self, opcode: OpCode, payload: &[u8], fin: bool) -> Result<(), Error> {
+        self.check_can_send()?;
+        let ok = match opcode {
+            OpCode::Text | OpCode::Binary => !self.sending_fragmented,
+            OpCode::Continuation => self.sending_fragmented,
+            _ => false,
+        };
+        if !ok {
+            return Err(Error::InvalidInput(
+                "frame does not fit the message being sent",
+            ));
+        }
+        self.sending_fragmented = !fin;
+        self.write_frame(fin, opcode, payload);
+        Ok(())
+    }
+
+    /// Sends a ping (§5.5.2); at most 125 bytes.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.send_control(OpCode::Ping, payload)
+    }
+
+    /// Sends an unsolicited pong (§5.5.3); at most 125 bytes.
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.send_control(OpCode::Pong, payload)
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        self.check_can_send()?;
+        if payload.len() > 125 {
+            return Err(Error::InvalidInput("control frame payload over 125 bytes"));
+        }
+        self.write_frame(true, opcode, payload);
+        Ok(())
+    }
+
+    /// Starts the closing handshake (§5.5.1, §7.1.2) with `code` and a reason (cut to 123
+    /// bytes on a character boundary). The state becomes [`State::Closing`].
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.check_can_send()?;
+        if !code.is_allowed_on_wire() {
+            return Err(Error::InvalidInput(
+                "close code may not be sent (RFC 6455 §7.4)",
+            ));
+        }
+        let reason = truncate_reason(reason);
+        let mut payload = [0u8; 125];
+        payload[..2].copy_from_slice(&code.0.to_be_bytes());
+        payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
+        self.write_frame(true, OpCode::Close, &payload[..2 + reason.len()]);
+        self.state = State::Closing;
+        Ok(())
+    }
+
+    fn check_can_send(&self) -> Result<(), Error> {
+        match self.state {
+            State::Open => Ok(()),
+            State::Connecting => Err(Error::InvalidState("the handshake is not complete")),
+            State::Closing | State::Closed => Err(Error::SendAfterClose),
+        }
+    }
+
+    /// Encodes one frame into the output, masking it in the client role (§5.3).
+    fn write_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
+        let mask = match self.role {
+            Role::Client => Some(self.mask_source.as_mut().map_or([0; 4], |f| f())),
+            Role::Server => None,
+        };
+        let header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        header.encode_into(&mut self.output);
+        let start = self.output.len();
+        self.output.extend_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut self.output[start..], key, 0);
+        }
+    }
+
+    // ---- Output --------------------------------------------------------------------------
+
+    /// Bytes waiting to be written to the transport.
+    pub fn pending_output(&self) -> &[u8] {
+        &self.output[self.output_pos..]
+    }
+
+    /// Whether there is anything to write.
+    pub fn has_output(&self) -> bool {
+        self.output_pos < self.output.len()
+    }
+
+    /// Marks the first `n` bytes of [`Connection::pending_output`] as written.
+    pub fn consume_output(&mut self, n: usize) {
+        self.output_pos = (self.output_pos + n).min(self.output.len());
+        if self.output_pos == self.output.len() {
+            self.output.clear();
+            self.output_pos = 0;
+        }
+    }
+
+    /// Takes all pending output.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        let mut out = core::mem::take(&mut self.output);
+        out.drain(..self.output_pos);
+        self.output_pos = 0;
+        out
+    }
+
+    /// Whether the transport should now be closed: the connection is closed and everything
+    /// queued has been written (§7.1.1: the server closes the TCP connection first).
+    pub fn should_close_transport(&self) -> bool {
+        self.state == State::Closed && !self.has_output()
+    }
+
+    /// Frees buffer capacity that is not in use (call when a connection goes idle, to keep
+    /// idle connections small). Costs a reallocation the next time a buffer is needed.
+    pub fn shrink_buffers(&mut self) {
+        if !self.has_output() {
+            self.output = Vec::new();
+            self.output_pos = 0;
+        }
+        if self.message.is_none() && !self.release_buffers {
+            self.buffer = Vec::new();
+        }
+        if self.decoder.at_frame_boundary() && !self.release_buffers {
+            self.control = Vec::new();
+        }
+    }
+}
