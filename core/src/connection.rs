@@ -277,7 +277,8 @@ pub struct Connection<T: Tracer = NoTrace> {
     buffer: Vec<u8>,
     control: Vec<u8>,
     utf8: Utf8Validator,
-    release_buffers: bool,
+    /// The reassembly buffer was lent out by the last event: clear it on the next read.
+    release_message: bool,
     early: Vec<u8>,
     // Send side.
     output: Vec<u8>,
@@ -364,7 +365,7 @@ impl Connection<NoTrace> {
             buffer: Vec::new(),
             control: Vec::new(),
             utf8: Utf8Validator::new(),
-            release_buffers: false,
+            release_message: false,
             early: Vec::new(),
             output: Vec::new(),
             output_pos: 0,
@@ -388,7 +389,7 @@ impl Connection<NoTrace> {
             buffer: self.buffer,
             control: self.control,
             utf8: self.utf8,
-            release_buffers: self.release_buffers,
+            release_message: self.release_message,
             early: self.early,
             output: self.output,
             output_pos: self.output_pos,
@@ -443,10 +444,9 @@ impl<T: Tracer> Connection<T> {
         &'a mut self,
         input: &'a mut [u8],
     ) -> Result<(usize, Option<Event<'a>>), Error> {
-        if self.release_buffers {
-            self.release_buffers = false;
+        if self.release_message {
+            self.release_message = false;
             self.buffer.clear();
-            self.control.clear();
         }
         match self.state {
             State::Connecting => return self.read_handshake(input),
@@ -742,13 +742,11 @@ impl<T: Tracer> Connection<T> {
         let (kind, data): (Kind, &'a [u8]) = match ready {
             Ready::Input(kind, start, end) => (kind, &input[start..end]),
             Ready::Message(kind) => {
-                self.release_buffers = true;
+                self.release_message = true;
                 (kind, &self.buffer)
             }
-            Ready::Control(kind) => {
-                self.release_buffers = true;
-                (kind, &self.control)
-            }
+            // Cleared when the next control frame starts.
+            Ready::Control(kind) => (kind, &self.control),
         };
         match kind {
             // Validated above (incrementally or whole); cannot fail.
@@ -951,10 +949,11 @@ impl<T: Tracer> Connection<T> {
             self.output = Vec::new();
             self.output_pos = 0;
         }
-        if self.message.is_none() && !self.release_buffers {
+        if self.message.is_none() {
             self.buffer = Vec::new();
+            self.release_message = false;
         }
-        if self.decoder.at_frame_boundary() && !self.release_buffers {
+        if self.decoder.at_frame_boundary() {
             self.control = Vec::new();
         }
     }
