@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs the cargo-fuzz targets of the core (nightly + cargo-fuzz; installed if missing).
+#
+#   bash scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
+# Default: 60 seconds for each of the four targets. Crashes land in core/fuzz/artifacts/.
+set -euo pipefail
+cd "$(dirname "$0")/../core"
+
+secs="${1:-60}"
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(decoder_server decoder_client handshake_request handshake_response)
+
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+
+for t in "${targets[@]}"; do
+  mkdir -p "fuzz/corpus/$t"
+  if [ -d "fuzz/seeds/$t" ]; then cp -n "fuzz/seeds/$t"/* "fuzz/corpus/$t/" 2>/dev/null || true; fi
+  echo "==> fuzzing $t for ${secs}s"
+  cargo +nightly fuzz run "$t" "fuzz/corpus/$t" -- -max_total_time="$secs" -max_len=4096 2>&1 \
+    | grep -E '^(#[0-9]+ +DONE|Done|==[0-9]+==|SUMMARY|thread)' || true
+  test "${PIPESTATUS[0]}" -eq 0 || { echo "fuzz target $t failed"; exit 1; }
+done
