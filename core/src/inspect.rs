@@ -414,3 +414,88 @@ mod tests {
         assert_eq!(ins.events, [OwnedEvent::Binary(alloc::vec![0xAA])]);
     }
 }
+
+/// What the inspector shows for an opening-handshake head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HandshakeInspection {
+    /// Whether the bytes are a response (`HTTP/...`) rather than a request.
+    pub is_response: bool,
+    /// The head's length once its blank line has arrived.
+    pub head_len: Option<usize>,
+    /// The start line.
+    pub start_line: String,
+    /// Header lines with their byte ranges (even when validation failed).
+    pub headers: Vec<crate::handshake::Header>,
+    /// The validated request (requests only).
+    pub request: Option<crate::handshake::Request>,
+    /// Why the head is refused, with the HTTP status a server would answer.
+    pub error: Option<crate::handshake::HandshakeError>,
+    /// The accept-key computation: from the request's key, or (for a response) the steps
+    /// cannot be checked without the key, so this is `None`.
+    pub accept: Option<crate::handshake::AcceptKeySteps>,
+}
+
+/// Parses an upgrade request (or a response) the way the server (or client) does, and shows
+/// its lines and the accept-key steps (RFC 6455 §4.2.1, §1.3).
+pub fn inspect_handshake(bytes: &[u8]) -> HandshakeInspection {
+    use crate::handshake::{accept_key_steps, RequestParser, Status};
+    let is_response = bytes.starts_with(b"HTTP/");
+    let mut scanner = crate::handshake::head_scanner(usize::MAX);
+    let head_len = scanner.scan(bytes).ok().flatten();
+    let (start_line, headers) =
+        match head_len.map(|n| crate::handshake::split_head_pub(&bytes[..n])) {
+            Some(Ok(parts)) => parts,
+            _ => (String::new(), Vec::new()),
+        };
+    let mut out = HandshakeInspection {
+        is_response,
+        head_len,
+        start_line,
+        headers,
+        request: None,
+        error: None,
+        accept: None,
+    };
+    if is_response {
+        return out;
+    }
+    match RequestParser::new().parse(bytes) {
+        Ok(Status::Complete(req, _)) => {
+            out.accept = Some(accept_key_steps(&req.key));
+            out.request = Some(req);
+        }
+        Ok(Status::Partial) => {}
+        Err(e) => out.error = Some(e),
+    }
+    out
+}
+
+#[cfg(test)]
+mod handshake_tests {
+    use super::*;
+
+    #[test]
+    fn rfc_sample_request_with_accept_steps() {
+        let req = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let ins = inspect_handshake(req);
+        assert_eq!(ins.head_len, Some(req.len()));
+        assert_eq!(ins.start_line, "GET /chat HTTP/1.1");
+        assert_eq!(ins.headers.len(), 5);
+        assert_eq!(ins.error, None);
+        let steps = ins.accept.unwrap();
+        assert_eq!(steps.sha1_hex, "b37a4f2cc0624f1690f64606cf385945b2bec4ea");
+        assert_eq!(steps.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn invalid_request_still_shows_its_lines() {
+        let req = b"GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let ins = inspect_handshake(req);
+        assert_eq!(ins.headers.len(), 4);
+        assert_eq!(
+            ins.error.map(|e| (e.status, e.reason)),
+            Some((400, "missing Sec-WebSocket-Key header"))
+        );
+        assert_eq!(ins.accept, None);
+    }
+}

@@ -127,7 +127,7 @@ proptest! {
         let (data, pings) = expected(&messages);
 
         let mut whole = receiver(recv_role, Config::default());
-        let reference = receive_all(&mut whole, &[wire.clone()]);
+        let reference = receive_all(&mut whole, std::slice::from_ref(&wire));
         let mut split = receiver(recv_role, Config::default());
         let got = receive_all(&mut split, &chunks(&wire, &cuts));
         prop_assert_eq!(&got, &reference);

@@ -1,63 +1,86 @@
-//! TEMPORARY stub, replaced by the real handshake module.
-#![allow(missing_docs, dead_code, unused_variables)]
-use alloc::string::String;
+//! The opening handshake — RFC 6455 §4 (and the accept key of §1.3).
+//!
+//! Server side ([`RequestParser`], [`accept_response`], [`reject_response`]) and client side
+//! ([`ClientHandshake`]). Both parse incrementally: the caller passes everything received so
+//! far, each byte is scanned once across calls, and the head is capped (8 KiB by default, 431
+//! past it). Lines must end in CRLF; a head whose lines end in bare LF is refused with 400.
+
+mod accept;
+mod client;
+mod head;
+pub mod headers;
+mod request;
+
+pub use accept::{accept_key, accept_key_steps, AcceptKeySteps, GUID};
+pub use client::{ClientHandshake, ClientRequest, Response};
+pub use head::Header;
+pub use headers::ExtensionOffer;
+pub use request::{
+    accept_response, negotiate_protocol, reason_phrase, reject_response, AcceptOptions, Request,
+    RequestParser,
+};
+
 use alloc::vec::Vec;
+use core::fmt;
+
+/// A head scanner with cap `max` (for the inspector).
+pub(crate) fn head_scanner(max: usize) -> head::HeadScanner {
+    head::HeadScanner::new(max)
+}
+
+/// Splits a complete head into its start line and headers (for the inspector).
+pub(crate) fn split_head_pub(
+    head: &[u8],
+) -> Result<(alloc::string::String, Vec<Header>), HandshakeError> {
+    head::split_head(head).map(|h| (h.start_line.into(), h.headers))
+}
+
+/// Default cap on the size of an HTTP head.
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 8 * 1024;
+
+/// Result of an incremental parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Status<T> {
+    /// The head has not ended yet: feed more bytes.
     Partial,
+    /// The head is complete: the parsed value and the head's length in bytes (anything after
+    /// it is WebSocket data).
     Complete(T, usize),
 }
-#[derive(Clone, Debug, PartialEq, Eq)]
+
+/// Why a handshake failed. On the server side, `status` is the HTTP status to answer with
+/// ([`HandshakeError::response`]); on the client side, the status the server sent (0 if the
+/// response was not HTTP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HandshakeError {
+    /// HTTP status.
     pub status: u16,
+    /// One line saying exactly what was wrong.
     pub reason: &'static str,
+    /// Byte offset in the input where it went wrong, when known.
     pub offset: Option<usize>,
 }
+
 impl HandshakeError {
+    pub(crate) const fn new(status: u16, reason: &'static str, offset: Option<usize>) -> Self {
+        HandshakeError {
+            status,
+            reason,
+            offset,
+        }
+    }
+
+    /// The HTTP rejection to send for this error (server side).
     pub fn response(&self) -> Vec<u8> {
-        Vec::new()
+        reject_response(self.status, self.reason)
     }
 }
-impl core::fmt::Display for HandshakeError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.reason)
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (HTTP {})", self.reason, self.status)
     }
 }
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Request {
-    pub key: String,
-}
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Response {
-    pub status: u16,
-}
-pub struct RequestParser;
-impl RequestParser {
-    pub fn with_max_header_bytes(n: usize) -> Self {
-        RequestParser
-    }
-    pub fn parse(&mut self, buf: &[u8]) -> Result<Status<Request>, HandshakeError> {
-        Ok(Status::Partial)
-    }
-}
-pub struct AcceptOptions<'a> {
-    pub protocol: Option<&'a str>,
-}
-pub fn accept_response(req: &Request, opts: &AcceptOptions) -> Vec<u8> {
-    Vec::new()
-}
-pub fn reject_response(status: u16, body: &str) -> Vec<u8> {
-    Vec::new()
-}
-pub struct ClientRequest<'a> {
-    pub host: &'a str,
-}
-pub struct ClientHandshake;
-impl ClientHandshake {
-    pub fn new(r: &ClientRequest) -> (Self, Vec<u8>) {
-        (ClientHandshake, Vec::new())
-    }
-    pub fn parse_response(&mut self, buf: &[u8]) -> Result<Status<Response>, HandshakeError> {
-        Ok(Status::Partial)
-    }
-}
+
+#[cfg(feature = "std")]
+impl std::error::Error for HandshakeError {}
