@@ -18,7 +18,13 @@ for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$t"
   if [ -d "fuzz/seeds/$t" ]; then cp -n "fuzz/seeds/$t"/* "fuzz/corpus/$t/" 2>/dev/null || true; fi
   echo "==> fuzzing $t for ${secs}s"
-  cargo +nightly fuzz run "$t" "fuzz/corpus/$t" -- -max_total_time="$secs" -max_len=4096 2>&1 \
-    | grep -E '^(#[0-9]+ +DONE|Done|==[0-9]+==|SUMMARY|thread)' || true
-  test "${PIPESTATUS[0]}" -eq 0 || { echo "fuzz target $t failed"; exit 1; }
+  log="fuzz/last-$t.log"
+  status=0
+  cargo +nightly fuzz run "$t" "fuzz/corpus/$t" -- -max_total_time="$secs" -max_len=4096 >"$log" 2>&1 || status=$?
+  grep -E '^(Done [0-9]+ runs|==[0-9]+==|SUMMARY|thread .* panicked)' "$log" || true
+  if [ "$status" -ne 0 ]; then
+    tail -n 30 "$log"
+    echo "fuzz target $t failed (exit $status); the input is in core/fuzz/artifacts/$t/"
+    exit 1
+  fi
 done

@@ -9,8 +9,9 @@
 use simdutf8::compat::from_utf8;
 
 /// The byte that broke UTF-8: its index within the piece passed to [`Utf8Validator::feed`].
-/// When the piece ends with an incomplete character and it was the last piece, the index is
-/// that of the character's first byte.
+/// When the text ends inside a character, the error is pinned to the text's last byte (index
+/// `piece.len() - 1`, or 0 for an empty last piece), wherever the character started, so the
+/// position does not depend on how the text was split into pieces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Utf8Error {
     /// Index in the current piece of the first byte that cannot be part of valid UTF-8.
@@ -59,6 +60,7 @@ impl Utf8Validator {
     /// Validates the next piece of a text. `last` says whether the text ends with this piece
     /// (an unfinished character is then an error).
     pub fn feed(&mut self, mut piece: &[u8], last: bool) -> Result<(), Utf8Error> {
+        let last_index = piece.len().saturating_sub(1);
         let mut consumed_for_carry = 0;
         if self.carry_len > 0 {
             let have = self.carry_len as usize;
@@ -80,7 +82,7 @@ impl Utf8Validator {
                         self.carry_len = (have + take) as u8;
                         return Ok(());
                     }
-                    None => return Err(Utf8Error { index: piece.len() }),
+                    None => return Err(Utf8Error { index: last_index }),
                     // The first offending byte is at `valid_up_to + error_len` within `ch`
                     // if the lead byte was fine; it lies in this piece at that index - have.
                     Some(_) => {
@@ -103,9 +105,7 @@ impl Utf8Validator {
                         self.carry_len = tail.len() as u8;
                         Ok(())
                     }
-                    None => Err(Utf8Error {
-                        index: consumed_for_carry + at,
-                    }),
+                    None => Err(Utf8Error { index: last_index }),
                     Some(_) => {
                         let bad = at + first_bad_in_sequence(&piece[at..]);
                         Err(Utf8Error {
@@ -201,8 +201,12 @@ mod tests {
         let mut v = Utf8Validator::new();
         assert_eq!(
             v.feed(&[b'o', b'k', 0xE2, 0x82], true),
-            Err(Utf8Error { index: 2 })
+            Err(Utf8Error { index: 3 })
         );
+        // The same text split inside the character: still pinned to the last byte.
+        let mut v = Utf8Validator::new();
+        assert!(v.feed(&[b'o', b'k', 0xE2], false).is_ok());
+        assert_eq!(v.feed(&[0x82], true), Err(Utf8Error { index: 0 }));
     }
 
     #[test]

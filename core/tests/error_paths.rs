@@ -371,3 +371,22 @@ fn non_minimal_length_is_accepted() {
         (vec![OwnedEvent::Binary(b"abcde".to_vec())], None)
     );
 }
+
+/// Found by the `decoder_server` fuzz target: a message ending inside a character must be
+/// pinned to the same byte however the bytes are chunked.
+#[test]
+fn truncated_utf8_error_offset_does_not_depend_on_chunking() {
+    let mut wire = client_frame(false, OpCode::Text, &[]);
+    wire.extend(client_frame(true, OpCode::Continuation, &[0xEF, 0xA9]));
+    let (_, whole) = feed(&mut server(), &wire);
+    let (_, bytewise) = feed_bytewise(&mut server(), &wire);
+    let last = wire.len() as u64 - 1;
+    assert_eq!(
+        whole,
+        Some(Error::Protocol {
+            kind: ProtocolError::InvalidUtf8,
+            offset: last
+        })
+    );
+    assert_eq!(bytewise, whole);
+}
