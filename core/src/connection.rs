@@ -186,6 +186,8 @@ enum Ready {
     Message(Kind),
     /// The control-frame buffer.
     Control(Kind),
+    /// The handshake's request or response.
+    Handshake,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -258,14 +260,60 @@ impl Handshake {
     }
 }
 
+/// Builds the event for `ready` from the places its data can live: the input, the
+/// reassembly buffer, the control-frame buffer, or the handshake.
+fn make_event<'a>(
+    ready: Ready,
+    input: &'a [u8],
+    buffer: &'a [u8],
+    control: &'a [u8],
+    handshake: Option<&'a Handshake>,
+) -> Event<'a> {
+    let (kind, data): (Kind, &'a [u8]) = match ready {
+        Ready::Input(kind, start, end) => (kind, &input[start..end]),
+        Ready::Message(kind) => (kind, buffer),
+        // Cleared when the next control frame starts.
+        Ready::Control(kind) => (kind, control),
+        Ready::Handshake => {
+            return match handshake {
+                Some(Handshake::Server {
+                    request: Some(r), ..
+                }) => Event::Request(r),
+                Some(Handshake::Client {
+                    response: Some(r), ..
+                }) => Event::Connected(r),
+                // Unreachable: Ready::Handshake is produced only once one of them is stored.
+                _ => Event::Close {
+                    code: None,
+                    reason: "",
+                },
+            };
+        }
+    };
+    match kind {
+        // Validated before the event was made ready (incrementally or whole).
+        Kind::Text => Event::Text(simdutf8::basic::from_utf8(data).unwrap_or_default()),
+        Kind::Binary => Event::Binary(data),
+        Kind::Fragment { text, fin } => Event::Fragment { data, text, fin },
+        Kind::Ping => Event::Ping(data),
+        Kind::Pong => Event::Pong(data),
+        Kind::Close => match parse_close_payload(data) {
+            Ok((code, reason)) => Event::Close { code, reason },
+            Err(_) => Event::Close {
+                code: None,
+                reason: "",
+            },
+        },
+    }
+}
+
 /// Source of client masking keys (RFC 6455 §5.3: each key must be unpredictable; use a
 /// cryptographically strong source).
 pub type MaskSource = Box<dyn FnMut() -> [u8; 4] + Send>;
 
 /// One WebSocket connection, either role, as a sans-IO state machine.
 pub struct Connection<T: Tracer = NoTrace> {
-    role: Role,
-    state: State,
+    out: Sender,
     config: Config,
     decoder: FrameDecoder,
     tracer: T,
@@ -280,18 +328,13 @@ pub struct Connection<T: Tracer = NoTrace> {
     /// The reassembly buffer was lent out by the last event: clear it on the next read.
     release_message: bool,
     early: Vec<u8>,
-    // Send side.
-    output: Vec<u8>,
-    output_pos: usize,
-    sending_fragmented: bool,
-    mask_source: Option<MaskSource>,
 }
 
 impl core::fmt::Debug for Connection<NoTrace> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Connection")
-            .field("role", &self.role)
-            .field("state", &self.state)
+            .field("role", &self.out.role)
+            .field("state", &self.out.state)
             .field("pending_output", &self.pending_output().len())
             .finish_non_exhaustive()
     }
@@ -324,7 +367,7 @@ impl Connection<NoTrace> {
             config,
             Some(Box::new(mask_source)),
         );
-        c.output = bytes;
+        c.out.output = bytes;
         c.handshake = Some(Box::new(Handshake::Client {
             handshake,
             buf: Vec::new(),
@@ -353,8 +396,14 @@ impl Connection<NoTrace> {
 
     fn build(role: Role, state: State, config: Config, mask_source: Option<MaskSource>) -> Self {
         Connection {
-            role,
-            state,
+            out: Sender {
+                role,
+                state,
+                output: Vec::new(),
+                output_pos: 0,
+                sending_fragmented: false,
+                mask_source,
+            },
             decoder: FrameDecoder::new(role, config.max_frame_size, config.reserved_bits),
             config,
             tracer: NoTrace,
@@ -367,18 +416,13 @@ impl Connection<NoTrace> {
             utf8: Utf8Validator::new(),
             release_message: false,
             early: Vec::new(),
-            output: Vec::new(),
-            output_pos: 0,
-            sending_fragmented: false,
-            mask_source,
         }
     }
 
     /// The same connection, reporting what it reads to `tracer`.
     pub fn with_tracer<U: Tracer>(self, tracer: U) -> Connection<U> {
         Connection {
-            role: self.role,
-            state: self.state,
+            out: self.out,
             config: self.config,
             decoder: self.decoder,
             tracer,
@@ -391,10 +435,6 @@ impl Connection<NoTrace> {
             utf8: self.utf8,
             release_message: self.release_message,
             early: self.early,
-            output: self.output,
-            output_pos: self.output_pos,
-            sending_fragmented: self.sending_fragmented,
-            mask_source: self.mask_source,
         }
     }
 }
@@ -402,12 +442,12 @@ impl Connection<NoTrace> {
 impl<T: Tracer> Connection<T> {
     /// Our role.
     pub const fn role(&self) -> Role {
-        self.role
+        self.out.role
     }
 
     /// The state (RFC 6455 §4, §7).
     pub const fn state(&self) -> State {
-        self.state
+        self.out.state
     }
 
     /// The configuration.
@@ -444,18 +484,57 @@ impl<T: Tracer> Connection<T> {
         &'a mut self,
         input: &'a mut [u8],
     ) -> Result<(usize, Option<Event<'a>>), Error> {
+        let (used, ready) = self.advance(input)?;
+        let event = ready.map(|ready| {
+            self.release_message = matches!(ready, Ready::Message(_));
+            make_event(
+                ready,
+                input,
+                &self.buffer,
+                &self.control,
+                self.handshake.as_deref(),
+            )
+        });
+        Ok((used, event))
+    }
+
+    /// Like [`Connection::read`], but hands the event to `f` together with the [`Sender`], so
+    /// the message can be answered (echoed, say) while it is still borrowed, without a copy.
+    /// Returns the bytes consumed and what `f` returned, if an event was ready.
+    pub fn read_with<R>(
+        &mut self,
+        input: &mut [u8],
+        f: impl FnOnce(Event<'_>, &mut Sender) -> R,
+    ) -> Result<(usize, Option<R>), Error> {
+        let (used, ready) = self.advance(input)?;
+        let Some(ready) = ready else {
+            return Ok((used, None));
+        };
+        self.release_message = matches!(ready, Ready::Message(_));
+        let event = make_event(
+            ready,
+            input,
+            &self.buffer,
+            &self.control,
+            self.handshake.as_deref(),
+        );
+        Ok((used, Some(f(event, &mut self.out))))
+    }
+
+    /// Runs the state machine over `input` until an event is ready or the input is used up.
+    fn advance(&mut self, input: &mut [u8]) -> Result<(usize, Option<Ready>), Error> {
         if self.release_message {
             self.release_message = false;
             self.buffer.clear();
         }
-        match self.state {
+        match self.out.state {
             State::Connecting => return self.read_handshake(input),
             State::Closed => return Ok((input.len(), None)),
             State::Open | State::Closing => {}
         }
         self.handshake = None;
         let mut pos = 0;
-        let ready = loop {
+        loop {
             let (used, decoded) = match self.decoder.decode(&mut input[pos..], &mut self.tracer) {
                 Ok(r) => r,
                 Err(e) => return Err(self.fail(e)),
@@ -467,12 +546,11 @@ impl<T: Tracer> Connection<T> {
                 Decoded::Payload { len, last } => {
                     let start = pos - len;
                     if let Some(ready) = self.on_payload(&mut input[start..pos], start, last)? {
-                        break ready;
+                        return Ok((pos, Some(ready)));
                     }
                 }
             }
-        };
-        Ok((pos, Some(self.event(ready, input))))
+        }
     }
 
     /// Convenience over [`Connection::read`]: feeds all of `input` and appends owned events to
@@ -504,21 +582,18 @@ impl<T: Tracer> Connection<T> {
                 request: Some(_),
                 ..
             })
-        ) && self.state == State::Connecting
+        ) && self.out.state == State::Connecting
     }
 
     /// The transport reached end-of-file (§7.1.5). Returns `Some(1006)` if the connection
     /// was not closed cleanly, and moves to [`State::Closed`].
     pub fn receive_eof(&mut self) -> Option<CloseCode> {
-        let clean = self.state == State::Closed;
-        self.state = State::Closed;
+        let clean = self.out.state == State::Closed;
+        self.out.state = State::Closed;
         (!clean).then_some(CloseCode::ABNORMAL)
     }
 
-    fn read_handshake<'a>(
-        &'a mut self,
-        input: &'a [u8],
-    ) -> Result<(usize, Option<Event<'a>>), Error> {
+    fn read_handshake(&mut self, input: &[u8]) -> Result<(usize, Option<Ready>), Error> {
         if self.awaiting_decision() {
             return Err(Error::InvalidState("call accept() or reject() first"));
         }
@@ -527,24 +602,16 @@ impl<T: Tracer> Connection<T> {
         };
         match handshake.feed(input, self.config.max_header_bytes) {
             Ok((used, false)) => Ok((used, None)),
-            Ok((used, true)) => match self.handshake.as_deref() {
-                Some(Handshake::Server {
-                    request: Some(request),
-                    ..
-                }) => Ok((used, Some(Event::Request(request)))),
-                Some(Handshake::Client {
-                    response: Some(response),
-                    ..
-                }) => {
-                    self.state = State::Open;
-                    Ok((used, Some(Event::Connected(response))))
+            Ok((used, true)) => {
+                if self.out.role == Role::Client {
+                    self.out.state = State::Open;
                 }
-                _ => Err(Error::InvalidState("handshake state lost")),
-            },
+                Ok((used, Some(Ready::Handshake)))
+            }
             Err(e) => {
-                self.state = State::Closed;
-                if self.role == Role::Server {
-                    self.output.extend_from_slice(&e.response());
+                self.out.state = State::Closed;
+                if self.out.role == Role::Server {
+                    self.out.output.extend_from_slice(&e.response());
                 }
                 self.handshake = None;
                 Err(Error::Handshake(e))
@@ -559,10 +626,10 @@ impl<T: Tracer> Connection<T> {
             Some(Handshake::Server {
                 request: Some(request),
                 ..
-            }) if self.state == State::Connecting => {
+            }) if self.out.state == State::Connecting => {
                 let response = accept_response(request, options);
-                self.output.extend_from_slice(&response);
-                self.state = State::Open;
+                self.out.output.extend_from_slice(&response);
+                self.out.state = State::Open;
                 self.handshake = None;
                 Ok(())
             }
@@ -575,14 +642,15 @@ impl<T: Tracer> Connection<T> {
     /// Server role: refuses the handshake with an HTTP `status` and a plain-text `body` saying
     /// why (§4.2.2). The connection is then [`State::Closed`].
     pub fn reject(&mut self, status: u16, body: &str) -> Result<(), Error> {
-        if self.state != State::Connecting || self.role != Role::Server {
+        if self.out.state != State::Connecting || self.out.role != Role::Server {
             return Err(Error::InvalidState(
                 "reject() is only for a server handshake",
             ));
         }
-        self.output
+        self.out
+            .output
             .extend_from_slice(&reject_response(status, body));
-        self.state = State::Closed;
+        self.out.state = State::Closed;
         self.handshake = None;
         Ok(())
     }
@@ -646,12 +714,12 @@ impl<T: Tracer> Connection<T> {
             }
             let payload_offset = self.decoder.offset() - self.frame.payload_len;
             match kind {
-                Kind::Ping if self.config.auto_pong && self.state == State::Open => {
+                Kind::Ping if self.config.auto_pong && self.out.state == State::Open => {
                     if whole {
-                        self.write_frame(true, OpCode::Pong, chunk);
+                        self.out.write_frame(true, OpCode::Pong, chunk);
                     } else {
                         let payload = core::mem::take(&mut self.control);
-                        self.write_frame(true, OpCode::Pong, &payload);
+                        self.out.write_frame(true, OpCode::Pong, &payload);
                         self.control = payload;
                     }
                 }
@@ -728,41 +796,14 @@ impl<T: Tracer> Connection<T> {
 
     /// The peer's close frame arrived (and was valid): reply unless we already sent ours.
     fn on_close_received(&mut self, whole: Option<&[u8]>) {
-        if self.state == State::Open {
+        if self.out.state == State::Open {
             let payload = whole.map_or_else(|| self.control.clone(), <[u8]>::to_vec);
             // §5.5.1: echo the status code (not the reason); an empty close gets an empty one.
             let reply_len = payload.len().min(2);
-            self.write_frame(true, OpCode::Close, &payload[..reply_len]);
+            self.out
+                .write_frame(true, OpCode::Close, &payload[..reply_len]);
         }
-        self.state = State::Closed;
-    }
-
-    /// Builds the event for `ready` once the read loop has let go of its borrows.
-    fn event<'a>(&'a mut self, ready: Ready, input: &'a [u8]) -> Event<'a> {
-        let (kind, data): (Kind, &'a [u8]) = match ready {
-            Ready::Input(kind, start, end) => (kind, &input[start..end]),
-            Ready::Message(kind) => {
-                self.release_message = true;
-                (kind, &self.buffer)
-            }
-            // Cleared when the next control frame starts.
-            Ready::Control(kind) => (kind, &self.control),
-        };
-        match kind {
-            // Validated above (incrementally or whole); cannot fail.
-            Kind::Text => Event::Text(simdutf8::basic::from_utf8(data).unwrap_or_default()),
-            Kind::Binary => Event::Binary(data),
-            Kind::Fragment { text, fin } => Event::Fragment { data, text, fin },
-            Kind::Ping => Event::Ping(data),
-            Kind::Pong => Event::Pong(data),
-            Kind::Close => match parse_close_payload(data) {
-                Ok((code, reason)) => Event::Close { code, reason },
-                Err(_) => Event::Close {
-                    code: None,
-                    reason: "",
-                },
-            },
-        }
+        self.out.state = State::Closed;
     }
 
     fn fail_at(&mut self, kind: ProtocolError, offset: u64) -> Error {
@@ -774,32 +815,139 @@ impl<T: Tracer> Connection<T> {
     /// already sent, and stop.
     fn fail(&mut self, error: Error) -> Error {
         if let Error::Protocol { kind, .. } = &error {
-            if self.state == State::Open {
+            if self.out.state == State::Open {
                 let mut payload = Vec::with_capacity(2 + 64);
                 payload.extend_from_slice(&kind.close_code().0.to_be_bytes());
                 payload.extend_from_slice(truncate_reason(kind.description()).as_bytes());
-                self.write_frame(true, OpCode::Close, &payload);
+                self.out.write_frame(true, OpCode::Close, &payload);
             }
         }
-        self.state = State::Closed;
+        self.out.state = State::Closed;
         error
     }
 
-    // ---- Sending -------------------------------------------------------------------------
+    // ---- Sending (see [`Sender`]) -----------------------------------------------------
 
-    /// Sends a text message (fragmented per [`Config::fragment_size`]).
+    /// The sending half: everything that queues output. [`Connection::read_with`] lends it
+    /// to the callback together with the event, so a message can be answered while it is
+    /// still borrowed.
+    pub fn sender(&mut self) -> &mut Sender {
+        &mut self.out
+    }
+
+    /// See [`Sender::send_text`].
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.send(OpCode::Text, text.as_bytes())
+        self.out.send_text(text)
     }
 
-    /// Sends a binary message (fragmented per [`Config::fragment_size`]).
+    /// See [`Sender::send_binary`].
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.send(OpCode::Binary, data)
+        self.out.send_binary(data)
     }
 
-    /// Sends a message of type `opcode` (`Text` or `Binary`), fragmented per
-    /// [`Config::fragment_size`] (§5.4). Text must be valid UTF-8: use [`Connection::send_text`].
+    /// See [`Sender::send`].
     pub fn send(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        self.out.send(opcode, payload, self.config.fragment_size)
+    }
+
+    /// See [`Sender::send_frame`].
+    pub fn send_frame(&mut self, opcode: OpCode, payload: &[u8], fin: bool) -> Result<(), Error> {
+        self.out.send_frame(opcode, payload, fin)
+    }
+
+    /// See [`Sender::ping`].
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.out.ping(payload)
+    }
+
+    /// See [`Sender::pong`].
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.out.pong(payload)
+    }
+
+    /// See [`Sender::close`].
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.out.close(code, reason)
+    }
+
+    /// See [`Sender::pending_output`].
+    pub fn pending_output(&self) -> &[u8] {
+        self.out.pending_output()
+    }
+
+    /// See [`Sender::has_output`].
+    pub fn has_output(&self) -> bool {
+        self.out.has_output()
+    }
+
+    /// See [`Sender::consume_output`].
+    pub fn consume_output(&mut self, n: usize) {
+        self.out.consume_output(n)
+    }
+
+    /// See [`Sender::take_output`].
+    pub fn take_output(&mut self) -> Vec<u8> {
+        self.out.take_output()
+    }
+
+    /// Whether the transport should now be closed: the connection is closed and everything
+    /// queued has been written (§7.1.1: the server closes the TCP connection first).
+    pub fn should_close_transport(&self) -> bool {
+        self.out.state == State::Closed && !self.out.has_output()
+    }
+
+    /// Frees buffer capacity that is not in use (call when a connection goes idle, to keep
+    /// idle connections small). Costs a reallocation the next time a buffer is needed.
+    pub fn shrink_buffers(&mut self) {
+        if !self.has_output() {
+            self.out.output = Vec::new();
+            self.out.output_pos = 0;
+        }
+        if self.message.is_none() {
+            self.buffer = Vec::new();
+            self.release_message = false;
+        }
+        if self.decoder.at_frame_boundary() {
+            self.control = Vec::new();
+        }
+    }
+}
+
+/// The sending half of a [`Connection`]: the state machine's view of what may still be sent,
+/// and the output buffer.
+pub struct Sender {
+    role: Role,
+    state: State,
+    output: Vec<u8>,
+    output_pos: usize,
+    sending_fragmented: bool,
+    mask_source: Option<MaskSource>,
+}
+
+impl Sender {
+    /// The connection state.
+    pub const fn state(&self) -> State {
+        self.state
+    }
+
+    /// Sends a text message in one frame.
+    pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.send(OpCode::Text, text.as_bytes(), None)
+    }
+
+    /// Sends a binary message in one frame.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.send(OpCode::Binary, data, None)
+    }
+
+    /// Sends a message of type `opcode` (`Text` or `Binary`), in frames of at most
+    /// `fragment_size` payload bytes if given (§5.4). Text must be valid UTF-8: use [`Connection::send_text`].
+    pub fn send(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        fragment_size: Option<usize>,
+    ) -> Result<(), Error> {
         self.check_can_send()?;
         if !matches!(opcode, OpCode::Text | OpCode::Binary) {
             return Err(Error::InvalidInput("send() takes Text or Binary"));
@@ -807,7 +955,7 @@ impl<T: Tracer> Connection<T> {
         if self.sending_fragmented {
             return Err(Error::InvalidState("a fragmented message is being sent"));
         }
-        match self.config.fragment_size {
+        match fragment_size {
             Some(size) if size > 0 && payload.len() > size => {
                 let mut chunks = payload.chunks(size).peekable();
                 let mut op = opcode;
@@ -907,8 +1055,6 @@ impl<T: Tracer> Connection<T> {
         }
     }
 
-    // ---- Output --------------------------------------------------------------------------
-
     /// Bytes waiting to be written to the transport.
     pub fn pending_output(&self) -> &[u8] {
         &self.output[self.output_pos..]
@@ -934,27 +1080,5 @@ impl<T: Tracer> Connection<T> {
         out.drain(..self.output_pos);
         self.output_pos = 0;
         out
-    }
-
-    /// Whether the transport should now be closed: the connection is closed and everything
-    /// queued has been written (§7.1.1: the server closes the TCP connection first).
-    pub fn should_close_transport(&self) -> bool {
-        self.state == State::Closed && !self.has_output()
-    }
-
-    /// Frees buffer capacity that is not in use (call when a connection goes idle, to keep
-    /// idle connections small). Costs a reallocation the next time a buffer is needed.
-    pub fn shrink_buffers(&mut self) {
-        if !self.has_output() {
-            self.output = Vec::new();
-            self.output_pos = 0;
-        }
-        if self.message.is_none() {
-            self.buffer = Vec::new();
-            self.release_message = false;
-        }
-        if self.decoder.at_frame_boundary() {
-            self.control = Vec::new();
-        }
     }
 }

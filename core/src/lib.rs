@@ -41,7 +41,7 @@ pub mod trace;
 pub mod utf8;
 
 pub use close::CloseCode;
-pub use connection::{Config, Connection, Event, OwnedEvent, Role, State};
+pub use connection::{Config, Connection, Event, OwnedEvent, Role, Sender, State};
 pub use decoder::{Decoded, FrameDecoder};
 pub use error::{Error, ProtocolError};
 pub use frame::{FrameHeader, OpCode};

@@ -171,3 +171,22 @@ fn close_handshake_initiated_by_us() {
     assert_eq!(c.state(), State::Closed);
     assert!(c.take_output().is_empty(), "no second close frame");
 }
+
+#[test]
+fn read_with_answers_a_message_while_it_is_borrowed() {
+    let mut s = server();
+    let mut buf = MASKED_HELLO.to_vec();
+    let (used, result) = s
+        .read_with(&mut buf, |event, tx| match event {
+            wslens::Event::Text(t) => tx.send_text(t),
+            other => panic!("{other:?}"),
+        })
+        .unwrap();
+    assert_eq!(used, 11);
+    assert_eq!(result, Some(Ok(())));
+    assert_eq!(
+        s.take_output(),
+        UNMASKED_HELLO,
+        "the echo is the RFC's unmasked Hello"
+    );
+}

@@ -21,7 +21,7 @@ pub struct Header {
 /// are scanned once however the head is delivered (tungstenite's CVE-2023-43669 came from
 /// re-parsing a growing buffer from the start).
 #[derive(Clone, Debug)]
-pub(crate) struct HeadScanner {
+pub struct HeadScanner {
     scanned: usize,
     /// How much of `\r\n\r\n` the last bytes matched (0-3).
     matched: u8,
@@ -32,7 +32,8 @@ pub(crate) struct HeadScanner {
 }
 
 impl HeadScanner {
-    pub(crate) const fn new(max: usize) -> Self {
+    /// A scanner that refuses heads longer than `max` bytes (431).
+    pub const fn new(max: usize) -> Self {
         HeadScanner {
             scanned: 0,
             matched: 0,
@@ -42,13 +43,13 @@ impl HeadScanner {
     }
 
     /// Bytes examined so far.
-    pub(crate) const fn scanned(&self) -> usize {
+    pub const fn scanned(&self) -> usize {
         self.scanned
     }
 
     /// Looks at the bytes of `buf` not seen before. Returns the length of the head including
     /// its terminating blank line once found. Past the cap without one: 431.
-    pub(crate) fn scan(&mut self, buf: &[u8]) -> Result<Option<usize>, HandshakeError> {
+    pub fn scan(&mut self, buf: &[u8]) -> Result<Option<usize>, HandshakeError> {
         let start = self.scanned.min(buf.len());
         for (i, &b) in buf[start..].iter().enumerate() {
             let pos = start + i;

@@ -13,7 +13,7 @@ mod request;
 
 pub use accept::{accept_key, accept_key_steps, AcceptKeySteps, GUID};
 pub use client::{ClientHandshake, ClientRequest, Response};
-pub use head::Header;
+pub use head::{HeadScanner, Header};
 pub use headers::ExtensionOffer;
 pub use request::{
     accept_response, negotiate_protocol, reason_phrase, reject_response, AcceptOptions, Request,

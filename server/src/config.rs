@@ -1,0 +1,84 @@
+//! Server settings. Every limit has a safe default and a command-line flag (see `main.rs`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `wslens serve` can be told.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Address to listen on (default 127.0.0.1).
+    pub host: String,
+    /// Port (default 8765).
+    pub port: u16,
+    /// Event loops, one thread each (default: all cores).
+    pub threads: usize,
+    /// Directory of static files served over plain HTTP (default `www/`); `None` serves none.
+    pub www: Option<PathBuf>,
+    /// Most bytes queued for one connection before backpressure applies (default 1 MiB): an
+    /// echo client that does not read is no longer read from; a broadcast receiver is closed
+    /// with 1008 (or, with `drop_on_backpressure`, misses messages).
+    pub max_backpressure: usize,
+    /// Drop broadcast messages for a slow receiver instead of closing it.
+    pub drop_on_backpressure: bool,
+    /// Ping after this much silence from the peer (default 30 s; `None` disables).
+    pub ping_interval: Option<Duration>,
+    /// Close if no pong (or anything else) arrives this long after a ping (default 10 s).
+    pub ping_timeout: Duration,
+    /// Close a connection after this long without a data message (default: off).
+    pub idle_timeout: Option<Duration>,
+    /// Drop a connection that has not completed its HTTP head by then (default 10 s).
+    pub handshake_timeout: Duration,
+    /// After sending a close frame, wait this long for the peer's before dropping (5 s).
+    pub close_timeout: Duration,
+    /// On SIGINT/SIGTERM, wait this long for clients to answer the 1001 close (5 s).
+    pub shutdown_timeout: Duration,
+    /// Origins allowed to open WebSockets (empty: any); others get 403.
+    pub allow_origins: Vec<String>,
+    /// Token required to open WebSockets (`?token=` or `Authorization: Bearer`); 401 otherwise.
+    pub token: Option<String>,
+    /// Largest message accepted (1009 past it; default 64 MiB).
+    pub max_message: usize,
+    /// Largest frame accepted (1009 past it; default 16 MiB).
+    pub max_frame: u64,
+    /// Most open connections (503 past it; default 100,000, bounded by the open-file limit).
+    pub max_connections: usize,
+    /// Cap on an HTTP request head (431 past it; default 8 KiB).
+    pub max_header_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "127.0.0.1".into(),
+            port: 8765,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            www: Some(PathBuf::from("www")),
+            max_backpressure: 1 << 20,
+            drop_on_backpressure: false,
+            ping_interval: Some(Duration::from_secs(30)),
+            ping_timeout: Duration::from_secs(10),
+            idle_timeout: None,
+            handshake_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
+            shutdown_timeout: Duration::from_secs(5),
+            allow_origins: Vec::new(),
+            token: None,
+            max_message: 64 << 20,
+            max_frame: 16 << 20,
+            max_connections: 100_000,
+            max_header_bytes: wslens::handshake::DEFAULT_MAX_HEADER_BYTES,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The protocol limits for one connection.
+    pub fn connection_config(&self) -> wslens::Config {
+        wslens::Config {
+            max_frame_size: self.max_frame,
+            max_message_size: self.max_message,
+            max_header_bytes: self.max_header_bytes,
+            ..wslens::Config::default()
+        }
+    }
+}

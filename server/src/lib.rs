@@ -1,0 +1,226 @@
+//! # wslens-server
+//!
+//! A WebSocket server on the `polling` crate — one epoll (kqueue, IOCP) loop per thread, no
+//! async runtime — built on the sans-IO core `wslens`. It is also a library: routes are
+//! [`Handler`]s, and the built-in echo, chat rooms and broadcast are handlers too.
+//!
+//! ```no_run
+//! use wslens_server::{Ctx, Handler, Message, Server, ServerConfig};
+//!
+//! /// Replies to every text message with its length.
+//! struct Length;
+//! impl Handler for Length {
+//!     fn on_message(&self, ctx: &mut Ctx<'_>, msg: Message<'_>) {
+//!         if let Message::Text(t) = msg {
+//!             ctx.send_text(&t.len().to_string());
+//!         }
+//!     }
+//! }
+//!
+//! let server = Server::builder(ServerConfig { port: 9000, ..ServerConfig::default() })
+//!     .route("/length", Length)
+//!     .build()
+//!     .expect("bind");
+//! server.run().expect("run");
+//! ```
+
+pub mod apps;
+pub mod config;
+mod event_loop;
+pub mod handler;
+pub mod http;
+mod hub;
+pub mod metrics;
+
+pub use apps::{Echo, Rooms};
+pub use config::ServerConfig;
+pub use handler::{ConnInfo, Ctx, Handler, Message};
+pub use metrics::Metrics;
+
+use hub::{Hub, LoopHandle};
+use polling::Poller;
+use std::io;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tracing::info;
+
+/// The subprotocol with which an `/echo` client asks for the wire tap.
+pub const WIRE_PROTOCOL: &str = "wslens.wire";
+
+struct Route {
+    path: String,
+    prefix: bool,
+    handler: Arc<dyn Handler>,
+}
+
+/// What all loops share.
+pub(crate) struct Shared {
+    pub(crate) config: ServerConfig,
+    routes: Vec<Route>,
+    pub(crate) hub: Hub,
+    pub(crate) metrics: Metrics,
+    pub(crate) shutdown: AtomicBool,
+    pub(crate) next_id: AtomicU64,
+}
+
+impl Shared {
+    /// The handler for `path` and the part of the path after a prefix route.
+    pub(crate) fn route(&self, path: &str) -> Option<(Arc<dyn Handler>, String)> {
+        self.routes.iter().find_map(|r| {
+            if r.prefix {
+                let rest = path.strip_prefix(&r.path)?;
+                Some((
+                    r.handler.clone(),
+                    wslens::handshake::headers::percent_decode(rest),
+                ))
+            } else {
+                (path == r.path).then(|| (r.handler.clone(), String::new()))
+            }
+        })
+    }
+}
+
+/// Builds a [`Server`].
+pub struct ServerBuilder {
+    config: ServerConfig,
+    routes: Vec<Route>,
+}
+
+impl ServerBuilder {
+    /// Serves `handler` at exactly `path`.
+    pub fn route(mut self, path: &str, handler: impl Handler) -> Self {
+        self.routes.push(Route {
+            path: path.into(),
+            prefix: false,
+            handler: Arc::new(handler),
+        });
+        self
+    }
+
+    /// Serves `handler` at every path starting with `prefix`; the rest of the path is
+    /// [`ConnInfo::param`].
+    pub fn route_prefix(mut self, prefix: &str, handler: impl Handler) -> Self {
+        self.routes.push(Route {
+            path: prefix.into(),
+            prefix: true,
+            handler: Arc::new(handler),
+        });
+        self
+    }
+
+    /// The standard routes: `/echo`, `/chat/<room>`, `/broadcast`.
+    pub fn standard_routes(self) -> Self {
+        self.route("/echo", Echo)
+            .route_prefix("/chat/", Rooms::chat())
+            .route("/broadcast", Rooms::broadcast())
+    }
+
+    /// Binds the listener and prepares one poller per loop.
+    pub fn build(self) -> io::Result<Server> {
+        let addr = (self.config.host.as_str(), self.config.port)
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
+        let listener = TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let threads = self.config.threads.max(1);
+        let mut loops = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            loops.push(LoopHandle {
+                poller: Arc::new(Poller::new()?),
+                inbox: Mutex::new(Vec::new()),
+            });
+        }
+        let shared = Arc::new(Shared {
+            config: self.config,
+            routes: self.routes,
+            hub: Hub::new(loops),
+            metrics: Metrics::default(),
+            shutdown: AtomicBool::new(false),
+            next_id: AtomicU64::new(1),
+        });
+        Ok(Server {
+            shared,
+            listener: Arc::new(listener),
+        })
+    }
+}
+
+/// A bound server, ready to [`Server::run`].
+pub struct Server {
+    shared: Arc<Shared>,
+    listener: Arc<TcpListener>,
+}
+
+/// Stops a running server from another thread (or a signal handler thread).
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
+}
+
+impl ShutdownHandle {
+    /// Stop accepting, send close 1001 to every client, wait for their closes up to the
+    /// shutdown timeout, then let [`Server::run`] return.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.store(true, Ordering::Release);
+        for l in &self.shared.hub.loops {
+            let _ = l.poller.notify();
+        }
+    }
+}
+
+impl Server {
+    /// A builder with no routes.
+    pub fn builder(config: ServerConfig) -> ServerBuilder {
+        ServerBuilder {
+            config,
+            routes: Vec::new(),
+        }
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle that stops the server.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The server's counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    /// Runs every loop (one per thread) until shutdown completes.
+    pub fn run(self) -> io::Result<()> {
+        let threads = self.shared.hub.loops.len();
+        info!(addr = %self.local_addr()?, threads, "listening");
+        let mut handles = Vec::with_capacity(threads);
+        for id in 0..threads {
+            let shared = self.shared.clone();
+            let listener = self.listener.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("wslens-loop-{id}"))
+                .spawn(move || {
+                    let mut event_loop = event_loop::EventLoop::new(id, shared, listener)?;
+                    event_loop.run()
+                })?;
+            handles.push(handle);
+        }
+        let mut result = Ok(());
+        for h in handles {
+            match h.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                Err(_) => result = Err(io::Error::other("an event loop panicked")),
+            }
+        }
+        info!("stopped");
+        result
+    }
+}
