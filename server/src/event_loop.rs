@@ -235,19 +235,14 @@ impl EventLoop {
         }
     }
 
-    fn admit(&mut self, mut stream: TcpStream, peer: SocketAddr, now: Instant) {
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
         let metrics = &self.shared.metrics;
         if stream.set_nonblocking(true).is_err() {
             return;
         }
         let _ = stream.set_nodelay(true);
         let open = metrics.open_connections.load(Ordering::Relaxed) as usize;
-        if open >= self.shared.config.max_connections {
-            Metrics::inc(&metrics.rejected_connections);
-            // Best effort: a fresh socket's send buffer takes this small response at once.
-            let _ = stream.write_all(&reject_response(503, "too many connections"));
-            return;
-        }
+        let over_limit = open >= self.shared.config.max_connections;
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let entry = self.conns.vacant_entry();
         let key = entry.key();
@@ -283,6 +278,11 @@ impl EventLoop {
         Metrics::inc(&metrics.open_connections);
         debug!(conn = id, %peer, "accepted");
         self.schedule(key, now + self.shared.config.handshake_timeout);
+        if over_limit {
+            Metrics::inc(&self.shared.metrics.rejected_connections);
+            self.respond(key, reject_response(503, "too many connections"));
+            self.flush(key);
+        }
     }
 
     // ---- Readiness ---------------------------------------------------------------------
@@ -661,11 +661,27 @@ impl EventLoop {
             return;
         }
         let pending = conn.backlog();
+        if pending == 0 && matches!(conn.phase, Phase::Respond) && conn.closing_since.is_none() {
+            // Lingering close: send FIN, then read and discard until the peer closes too, so
+            // unread request bytes do not turn our close into a reset that eats the response.
+            let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+            conn.closing_since = Some(Instant::now());
+            conn.reading = true;
+            let at = Instant::now() + self.shared.config.close_timeout;
+            self.schedule(key, at);
+            let Some(conn) = self.conns.get_mut(key) else {
+                return;
+            };
+            let _ =
+                self.poller
+                    .modify_with_mode(&conn.stream, Event::readable(key), PollMode::Level);
+            conn.interest = (true, false);
+            return;
+        }
         let done = pending == 0
             && match &conn.phase {
-                Phase::Respond => true,
                 Phase::Ws(ws) => ws.conn.should_close_transport(),
-                Phase::Head { .. } => false,
+                Phase::Respond | Phase::Head { .. } => false,
             };
         if done {
             // RFC 6455 §7.1.1: after the close handshake the server closes the TCP connection.
@@ -824,6 +840,14 @@ impl EventLoop {
         let conn = self.conns.get_mut(key)?;
         let handshake_end = conn.created + config.handshake_timeout;
         match &mut conn.phase {
+            Phase::Respond if conn.closing_since.is_some() => {
+                let end = conn.closing_since.map_or(now, |t| t + config.close_timeout);
+                if now >= end {
+                    self.finish(key, CloseCode::NO_STATUS);
+                    return None;
+                }
+                Some(end)
+            }
             Phase::Head { .. } | Phase::Respond => {
                 if now >= handshake_end {
                     debug!(conn = conn.id, "handshake timeout");

@@ -1,0 +1,45 @@
+"""Starts the real `wslens serve` binary on a free 127.0.0.1 port for each test module."""
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def binary() -> Path:
+    path = Path(os.environ.get("WSLENS_BIN", ROOT / "target" / "debug" / "wslens"))
+    assert path.exists(), f"{path} missing: run `cargo build -p wslens-server`"
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(binary()), "serve", "--port", str(port), "--threads", "2", "--www", str(ROOT / "www")],
+        env={**os.environ, "RUST_LOG": "warn"},
+    )
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+            break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        proc.kill()
+        raise RuntimeError("wslens serve did not start")
+    yield f"ws://127.0.0.1:{port}"
+    proc.terminate()
+    assert proc.wait(timeout=10) == 0, "clean exit on SIGTERM"

@@ -1,0 +1,143 @@
+//! Plain HTTP on the WebSocket port, and bad handshakes: each gets the right status and the
+//! server stays up.
+
+use wslens_e2e::{http, Client, Server};
+
+#[test]
+fn serves_the_page_metrics_and_health() {
+    let server = Server::start(&["--threads", "1"]);
+    let (status, head, body) = server.get("/");
+    assert_eq!(status, 200);
+    assert!(
+        head.contains("Content-Type: text/html; charset=utf-8"),
+        "{head}"
+    );
+    assert!(String::from_utf8_lossy(&body).contains("wslens"));
+    let (status, _, body) = server.get("/healthz");
+    assert_eq!((status, body), (200, b"ok\n".to_vec()));
+    let (status, _, body) = server.get("/metrics");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("# TYPE wslens_handshakes_ok_total counter"));
+    assert_eq!(server.get("/no/such/file").0, 404);
+    assert_eq!(server.get("/../Cargo.toml").0, 404);
+    assert_eq!(server.get("/%2e%2e/Cargo.toml").0, 404);
+}
+
+#[test]
+fn bad_handshakes_get_the_right_status_and_the_server_stays_up() {
+    let server = Server::start(&["--threads", "1"]);
+    let good = "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let cases: Vec<(String, u16, &str)> = vec![
+        (
+            "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n".into(),
+            426,
+            "WebSocket endpoint",
+        ),
+        (
+            good.replace("Version: 13", "Version: 8"),
+            426,
+            "Sec-WebSocket-Version",
+        ),
+        (
+            good.replace("dGhlIHNhbXBsZSBub25jZQ==", "short"),
+            400,
+            "Sec-WebSocket-Key",
+        ),
+        (good.replace("Host: x\r\n", ""), 400, "Host"),
+        (
+            good.replace("Connection: Upgrade", "Connection: keep-alive"),
+            400,
+            "Connection",
+        ),
+        (
+            good.replace("GET /echo", "GET /nowhere"),
+            404,
+            "no WebSocket route",
+        ),
+        (
+            good.replace("GET /echo HTTP/1.1", "POST /echo HTTP/1.1"),
+            400,
+            "GET",
+        ),
+        (
+            format!("GET /echo HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(10_000)),
+            431,
+            "too large",
+        ),
+        (
+            "\x16\x03\x01\x02\x00\x01\x00\x01\x03\x03\r\n\r\n".into(),
+            400,
+            "",
+        ),
+    ];
+    for (request, status, says) in cases {
+        let (got, head, body) = http(server.port, request.as_bytes()).expect("response");
+        assert_eq!(got, status, "{request:?} -> {head}");
+        assert!(
+            String::from_utf8_lossy(&body).contains(says),
+            "{request:?}: body {body:?}"
+        );
+        if status == 426 {
+            assert!(head.contains("Sec-WebSocket-Version: 13"), "{head}");
+        }
+    }
+    // Still serving.
+    let mut c = server.connect("/echo");
+    c.send_text("alive");
+    assert_eq!(c.recv().unwrap(), wslens::OwnedEvent::Text("alive".into()));
+}
+
+#[test]
+fn origin_allow_list_and_token() {
+    let server = Server::start(&[
+        "--threads",
+        "1",
+        "--allow-origin",
+        "http://good.example",
+        "--token",
+        "s3cret",
+    ]);
+    let req = |origin: &str, target: &str, extra: &str| {
+        format!("GET {target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n{extra}\r\n")
+    };
+    let status = |r: String| http(server.port, r.as_bytes()).unwrap().0;
+    assert_eq!(
+        status(req("http://evil.example", "/echo?token=s3cret", "")),
+        403
+    );
+    assert_eq!(status(req("http://good.example", "/echo", "")), 401);
+    assert_eq!(
+        status(req("http://good.example", "/echo?token=wrong", "")),
+        401
+    );
+    assert_eq!(
+        status(req("http://good.example", "/echo?token=s3cret", "")),
+        101
+    );
+    assert_eq!(
+        status(req(
+            "http://good.example",
+            "/echo",
+            "Authorization: Bearer s3cret\r\n"
+        )),
+        101
+    );
+}
+
+#[test]
+fn subprotocol_is_negotiated() {
+    let server = Server::start(&["--threads", "1"]);
+    let (_, resp) = Client::connect(server.port, "/echo", &["nope", "wslens.wire"]).unwrap();
+    assert_eq!(resp.protocol.as_deref(), Some("wslens.wire"));
+    let (_, resp) = Client::connect(server.port, "/echo", &["nope"]).unwrap();
+    assert_eq!(resp.protocol, None);
+}
+
+#[test]
+fn connection_limit_gives_503() {
+    let server = Server::start(&["--threads", "1", "--max-connections", "2"]);
+    let _a = server.connect("/echo");
+    let _b = server.connect("/echo");
+    let (status, _, body) = http(server.port, b"GET /healthz HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(status, 503, "{body:?}");
+}
