@@ -1,19 +1,46 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace. Installs what it needs first, idempotently, so it works on a
-# fresh machine with only rustup/cargo present.
+# Runs every test. Installs what it needs first, idempotently, so it works on a fresh machine
+# with rustup/cargo, Python (pyenv, with 2.7 for Autobahn) and Node/npm present:
+#   - the wasm32-unknown-unknown rustup target
+#   - Python `websockets` + pytest in target/pyvenv
+#   - Debian's chromium (apt) and the npm packages ws + playwright-core in tests/node
+#   - Autobahn|Testsuite 0.8.2 in target/autobahn-py2
 #
 #   bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root="$PWD"
 
 step() { printf '\n==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 step "toolchain targets"
 rustup target add wasm32-unknown-unknown >/dev/null
 
-step "unit, property and integration tests"
+step "build the server binary (used by the end-to-end tests)"
+cargo build -p wslens-server
+
+step "Rust: unit, property, RFC-example, error-path and end-to-end tests"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
 
 step "the core without std, for wasm32-unknown-unknown"
 cargo build -p wslens --no-default-features --target wasm32-unknown-unknown
+
+step "Python websockets against the server"
+if [ ! -x target/pyvenv/bin/python ]; then python3 -m venv target/pyvenv; fi
+target/pyvenv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+target/pyvenv/bin/python -m pytest -q tests/python
+
+step "Node ws and headless Chromium against the server"
+if [ ! -x /usr/bin/chromium ]; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+(cd tests/node && npm ci --no-audit --no-fund --silent && npm test)
+
+step "Autobahn|Testsuite fuzzingclient, sections 1-10"
+bash tests/autobahn/run.sh
+
+echo
+echo "all tests passed"

@@ -262,20 +262,24 @@ impl Handshake {
 
 /// Builds the event for `ready` from the places its data can live: the input, the
 /// reassembly buffer, the control-frame buffer, or the handshake.
+///
+/// Text that arrived whole in one frame is validated here, once, as it becomes a `&str`;
+/// `Err(index)` gives the first invalid byte's index in the text.
+#[inline]
 fn make_event<'a>(
     ready: Ready,
     input: &'a [u8],
     buffer: &'a [u8],
     control: &'a [u8],
     handshake: Option<&'a Handshake>,
-) -> Event<'a> {
+) -> Result<Event<'a>, usize> {
     let (kind, data): (Kind, &'a [u8]) = match ready {
         Ready::Input(kind, start, end) => (kind, &input[start..end]),
         Ready::Message(kind) => (kind, buffer),
         // Cleared when the next control frame starts.
         Ready::Control(kind) => (kind, control),
         Ready::Handshake => {
-            return match handshake {
+            return Ok(match handshake {
                 Some(Handshake::Server {
                     request: Some(r), ..
                 }) => Event::Request(r),
@@ -287,12 +291,14 @@ fn make_event<'a>(
                     code: None,
                     reason: "",
                 },
-            };
+            });
         }
     };
-    match kind {
-        // Validated before the event was made ready (incrementally or whole).
-        Kind::Text => Event::Text(simdutf8::basic::from_utf8(data).unwrap_or_default()),
+    Ok(match kind {
+        Kind::Text => match simdutf8::basic::from_utf8(data) {
+            Ok(text) => Event::Text(text),
+            Err(_) => return Err(first_invalid_utf8(data)),
+        },
         Kind::Binary => Event::Binary(data),
         Kind::Fragment { text, fin } => Event::Fragment { data, text, fin },
         Kind::Ping => Event::Ping(data),
@@ -304,7 +310,36 @@ fn make_event<'a>(
                 reason: "",
             },
         },
+    })
+}
+
+/// Index of the first byte of `data` that makes it invalid UTF-8 (fail-fast position).
+fn first_invalid_utf8(data: &[u8]) -> usize {
+    match Utf8Validator::new().feed(data, true) {
+        Err(e) => e.index,
+        Ok(()) => 0,
     }
+}
+
+/// Fails the connection for a whole text frame found invalid when its event was made; the
+/// frame's payload ended at stream offset `end_offset`.
+fn fail_invalid_text<T: Tracer>(
+    out: &mut Sender,
+    tracer: &mut T,
+    ready: Ready,
+    index: usize,
+    end_offset: u64,
+) -> Error {
+    let len = match ready {
+        Ready::Input(_, start, end) => end - start,
+        _ => 0,
+    };
+    let offset = end_offset - len as u64 + index as u64;
+    tracer.error(offset, ProtocolError::InvalidUtf8);
+    out.fail(Error::Protocol {
+        kind: ProtocolError::InvalidUtf8,
+        offset,
+    })
 }
 
 /// Source of client masking keys (RFC 6455 §5.3: each key must be unpredictable; use a
@@ -485,17 +520,23 @@ impl<T: Tracer> Connection<T> {
         input: &'a mut [u8],
     ) -> Result<(usize, Option<Event<'a>>), Error> {
         let (used, ready) = self.advance(input)?;
-        let event = ready.map(|ready| {
-            self.release_message = matches!(ready, Ready::Message(_));
-            make_event(
-                ready,
-                input,
-                &self.buffer,
-                &self.control,
-                self.handshake.as_deref(),
-            )
-        });
-        Ok((used, event))
+        let Some(ready) = ready else {
+            return Ok((used, None));
+        };
+        self.release_message = matches!(ready, Ready::Message(_));
+        let end_offset = self.decoder.offset();
+        let Connection {
+            out,
+            tracer,
+            buffer,
+            control,
+            handshake,
+            ..
+        } = self;
+        match make_event(ready, input, buffer, control, handshake.as_deref()) {
+            Ok(event) => Ok((used, Some(event))),
+            Err(index) => Err(fail_invalid_text(out, tracer, ready, index, end_offset)),
+        }
     }
 
     /// Like [`Connection::read`], but hands the event to `f` together with the [`Sender`], so
@@ -511,17 +552,23 @@ impl<T: Tracer> Connection<T> {
             return Ok((used, None));
         };
         self.release_message = matches!(ready, Ready::Message(_));
-        let event = make_event(
-            ready,
-            input,
-            &self.buffer,
-            &self.control,
-            self.handshake.as_deref(),
-        );
-        Ok((used, Some(f(event, &mut self.out))))
+        let end_offset = self.decoder.offset();
+        let Connection {
+            out,
+            tracer,
+            buffer,
+            control,
+            handshake,
+            ..
+        } = self;
+        match make_event(ready, input, buffer, control, handshake.as_deref()) {
+            Ok(event) => Ok((used, Some(f(event, out)))),
+            Err(index) => Err(fail_invalid_text(out, tracer, ready, index, end_offset)),
+        }
     }
 
     /// Runs the state machine over `input` until an event is ready or the input is used up.
+    #[inline]
     fn advance(&mut self, input: &mut [u8]) -> Result<(usize, Option<Ready>), Error> {
         if self.release_message {
             self.release_message = false;
@@ -532,7 +579,9 @@ impl<T: Tracer> Connection<T> {
             State::Closed => return Ok((input.len(), None)),
             State::Open | State::Closing => {}
         }
-        self.handshake = None;
+        if self.handshake.is_some() {
+            self.handshake = None;
+        }
         let mut pos = 0;
         loop {
             let (used, decoded) = match self.decoder.decode(&mut input[pos..], &mut self.tracer) {
@@ -656,6 +705,7 @@ impl<T: Tracer> Connection<T> {
     }
 
     /// Validates a frame header against the message in progress (§5.4) and the limits.
+    #[inline]
     fn on_header(&mut self, header: FrameHeader) -> Result<(), Error> {
         self.frame = header;
         let at = self.decoder.frame_start();
@@ -690,6 +740,7 @@ impl<T: Tracer> Connection<T> {
     }
 
     /// Handles a run of (unmasked) payload bytes, `chunk`, which sits at `input[start..]`.
+    #[inline]
     fn on_payload(
         &mut self,
         chunk: &mut [u8],
@@ -773,25 +824,11 @@ impl<T: Tracer> Connection<T> {
         }
         let kind = if text { Kind::Text } else { Kind::Binary };
         if validate_whole {
-            if text {
-                self.check_utf8_whole(chunk, stream_offset)?;
-            }
+            // A whole text frame is validated once, when its event is made (`make_event`).
             return Ok(Some(Ready::Input(kind, start, end)));
         }
         self.buffer.extend_from_slice(chunk);
         Ok(fin.then_some(Ready::Message(kind)))
-    }
-
-    /// Validates a text message that arrived whole, in one pass.
-    fn check_utf8_whole(&mut self, data: &[u8], stream_offset: u64) -> Result<(), Error> {
-        if simdutf8::basic::from_utf8(data).is_ok() {
-            return Ok(());
-        }
-        let index = match Utf8Validator::new().feed(data, true) {
-            Err(e) => e.index,
-            Ok(()) => 0,
-        };
-        Err(self.fail_at(ProtocolError::InvalidUtf8, stream_offset + index as u64))
     }
 
     /// The peer's close frame arrived (and was valid): reply unless we already sent ours.
@@ -808,22 +845,11 @@ impl<T: Tracer> Connection<T> {
 
     fn fail_at(&mut self, kind: ProtocolError, offset: u64) -> Error {
         self.tracer.error(offset, kind);
-        self.fail(Error::Protocol { kind, offset })
+        self.out.fail(Error::Protocol { kind, offset })
     }
 
-    /// Fails the connection (§7.1.7): queue a close frame with the error's code unless one was
-    /// already sent, and stop.
     fn fail(&mut self, error: Error) -> Error {
-        if let Error::Protocol { kind, .. } = &error {
-            if self.out.state == State::Open {
-                let mut payload = Vec::with_capacity(2 + 64);
-                payload.extend_from_slice(&kind.close_code().0.to_be_bytes());
-                payload.extend_from_slice(truncate_reason(kind.description()).as_bytes());
-                self.out.write_frame(true, OpCode::Close, &payload);
-            }
-        }
-        self.out.state = State::Closed;
-        error
+        self.out.fail(error)
     }
 
     // ---- Sending (see [`Sender`]) -----------------------------------------------------
@@ -925,6 +951,21 @@ pub struct Sender {
 }
 
 impl Sender {
+    /// Fails the connection (§7.1.7): queue a close frame with the error's code unless one was
+    /// already sent, and stop.
+    fn fail(&mut self, error: Error) -> Error {
+        if let Error::Protocol { kind, .. } = &error {
+            if self.state == State::Open {
+                let mut payload = Vec::with_capacity(2 + 64);
+                payload.extend_from_slice(&kind.close_code().0.to_be_bytes());
+                payload.extend_from_slice(truncate_reason(kind.description()).as_bytes());
+                self.write_frame(true, OpCode::Close, &payload);
+            }
+        }
+        self.state = State::Closed;
+        error
+    }
+
     /// The connection state.
     pub const fn state(&self) -> State {
         self.state

@@ -147,6 +147,7 @@ impl FrameDecoder {
     ///
     /// Errors are protocol violations with the stream offset of the offending byte; after an
     /// error the connection must be failed and the decoder not used again.
+    #[inline]
     pub fn decode<T: Tracer>(
         &mut self,
         input: &mut [u8],
@@ -154,6 +155,11 @@ impl FrameDecoder {
     ) -> Result<(usize, Decoded), Error> {
         if self.step == Step::Payload {
             return Ok(self.payload(input, tracer));
+        }
+        if self.step == Step::Byte0 {
+            if let Some(len) = self.whole_header_len(input) {
+                return self.read_whole_header(input, len, tracer);
+            }
         }
         let mut used = 0;
         loop {
@@ -175,18 +181,34 @@ impl FrameDecoder {
                 }
                 Step::ExtendedLen => {
                     let n = self.ext_len_bytes();
-                    if !self.fill(input, &mut used, 2 + n) {
+                    let mut len = [0u8; 8];
+                    if self.have == 2 && input.len() - used >= n {
+                        // Fast path: the whole field is in the input; read it in place.
+                        len[..n].copy_from_slice(&input[used..used + n]);
+                        used += n;
+                        self.have += n as u8;
+                    } else if self.fill(input, &mut used, 2 + n) {
+                        len[..n].copy_from_slice(&self.hdr[2..2 + n]);
+                    } else {
                         let more = 2 + n - self.have as usize + self.key_len();
                         return Ok(self.need_more(used, more, tracer));
                     }
-                    self.read_extended_len(n, tracer)?;
+                    self.read_extended_len(&len[..n], tracer)?;
                 }
                 Step::MaskingKey => {
-                    if !self.fill(input, &mut used, 2 + self.ext_len_bytes() + 4) {
+                    let at = 2 + self.ext_len_bytes();
+                    let mut key = [0u8; 4];
+                    if self.have as usize == at && input.len() - used >= 4 {
+                        key.copy_from_slice(&input[used..used + 4]);
+                        used += 4;
+                        self.have += 4;
+                    } else if self.fill(input, &mut used, at + 4) {
+                        key.copy_from_slice(&self.hdr[at..at + 4]);
+                    } else {
                         let more = 4 - self.key_bytes_read();
                         return Ok(self.need_more(used, more, tracer));
                     }
-                    self.read_masking_key(tracer);
+                    self.read_masking_key(key, at, tracer);
                 }
                 Step::Payload => {
                     self.offset += used as u64;
@@ -196,6 +218,47 @@ impl FrameDecoder {
                 }
             }
         }
+    }
+
+    /// The header's length if all of it is at the start of `input`.
+    #[inline]
+    fn whole_header_len(&self, input: &[u8]) -> Option<usize> {
+        let b1 = *input.get(1)?;
+        let ext = match b1 & 0x7F {
+            126 => 2,
+            127 => 8,
+            _ => 0,
+        };
+        let len = 2 + ext + if b1 & 0x80 != 0 { 4 } else { 0 };
+        (input.len() >= len).then_some(len)
+    }
+
+    /// Fast path for a header that arrived whole: the same field readers (and so the same
+    /// checks and trace) as the byte-by-byte path, without staging bytes in `hdr`.
+    #[inline]
+    fn read_whole_header<T: Tracer>(
+        &mut self,
+        input: &[u8],
+        len: usize,
+        tracer: &mut T,
+    ) -> Result<(usize, Decoded), Error> {
+        self.frame_start = self.offset;
+        self.read_byte0(input[0], tracer)?;
+        self.read_byte1(input[1], tracer)?;
+        let ext = self.ext_len_bytes();
+        if ext > 0 {
+            self.read_extended_len(&input[2..2 + ext], tracer)?;
+        }
+        if len > 2 + ext {
+            let mut key = [0u8; 4];
+            key.copy_from_slice(&input[2 + ext..len]);
+            self.read_masking_key(key, 2 + ext, tracer);
+        }
+        self.have = len as u8;
+        self.step = Step::Payload;
+        self.offset += len as u64;
+        tracer.header(&self.header, self.frame_start, self.offset);
+        Ok((len, Decoded::Header(self.header)))
     }
 
     fn need_more<T: Tracer>(
@@ -243,6 +306,7 @@ impl FrameDecoder {
         self.have as usize >= target
     }
 
+    #[cold]
     fn fail<T: Tracer>(&self, tracer: &mut T, kind: ProtocolError, offset: u64) -> Error {
         tracer.error(offset, kind);
         Error::Protocol { kind, offset }
@@ -334,14 +398,15 @@ impl FrameDecoder {
     }
 
     /// RFC 6455 §5.2: the 16-bit or 64-bit extended payload length, network byte order.
-    fn read_extended_len<T: Tracer>(&mut self, n: usize, tracer: &mut T) -> Result<(), Error> {
+    fn read_extended_len<T: Tracer>(&mut self, bytes: &[u8], tracer: &mut T) -> Result<(), Error> {
         let at = self.frame_start + 2;
-        let (field, len, minimal) = if n == 2 {
-            let len = u16::from_be_bytes([self.hdr[2], self.hdr[3]]) as u64;
+        let n = bytes.len();
+        let (field, len, minimal) = if let [hi, lo] = *bytes {
+            let len = u16::from_be_bytes([hi, lo]) as u64;
             (Field::ExtendedLen16, len, len >= 126)
         } else {
             let mut b = [0u8; 8];
-            b.copy_from_slice(&self.hdr[2..10]);
+            b.copy_from_slice(bytes);
             let len = u64::from_be_bytes(b);
             (Field::ExtendedLen64, len, len > 0xFFFF)
         };
@@ -378,10 +443,7 @@ impl FrameDecoder {
     }
 
     /// RFC 6455 §5.3: the 4-byte masking key.
-    fn read_masking_key<T: Tracer>(&mut self, tracer: &mut T) {
-        let start = self.have as usize - 4;
-        let mut key = [0u8; 4];
-        key.copy_from_slice(&self.hdr[start..start + 4]);
+    fn read_masking_key<T: Tracer>(&mut self, key: [u8; 4], start: usize, tracer: &mut T) {
         for (i, k) in key.iter().enumerate() {
             tracer.field(FieldRead {
                 field: Field::MaskingKey(i as u8),
@@ -395,6 +457,7 @@ impl FrameDecoder {
         self.step = Step::Payload;
     }
 
+    #[inline]
     fn payload<T: Tracer>(&mut self, input: &mut [u8], tracer: &mut T) -> (usize, Decoded) {
         if self.remaining == 0 {
             self.step = Step::Byte0;

@@ -37,14 +37,26 @@ const BLOCK: usize = 32;
 #[inline]
 pub const fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
     let r = offset % 4;
+    if r == 0 {
+        return key;
+    }
     [key[r], key[(r + 1) % 4], key[(r + 2) % 4], key[(r + 3) % 4]]
 }
 
-/// The byte-at-a-time reference implementation (also used for short payloads and tails).
+/// Masking for payloads under 32 bytes and block tails: 8 bytes at a time as a `u64`, then
+/// the last few bytes one by one.
 #[inline]
 pub fn apply_mask_scalar(buf: &mut [u8], key: [u8; 4]) {
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b ^= key[i % 4];
+    let k = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    let (words, tail) = buf.as_chunks_mut::<8>();
+    for word in words {
+        *word = (u64::from_ne_bytes(*word) ^ k).to_ne_bytes();
+    }
+    // Each word is 8 bytes, a multiple of 4: the tail starts at key[0] again.
+    for (i, b) in tail.iter_mut().enumerate() {
+        *b ^= key[i & 3];
     }
 }
 
@@ -54,14 +66,14 @@ fn apply_mask_blocks(buf: &mut [u8], key: [u8; 4]) {
     for (i, w) in wide.iter_mut().enumerate() {
         *w = key[i % 4];
     }
-    let mut blocks = buf.chunks_exact_mut(BLOCK);
-    for block in &mut blocks {
+    let (blocks, tail) = buf.as_chunks_mut::<BLOCK>();
+    for block in blocks {
         for (b, k) in block.iter_mut().zip(wide.iter()) {
             *b ^= *k;
         }
     }
     // BLOCK is a multiple of 4, so the tail starts with key[0] again.
-    apply_mask_scalar(blocks.into_remainder(), key);
+    apply_mask_scalar(tail, key);
 }
 
 /// Copies `src` into `dst` (same length) while masking, as if `src` began at payload

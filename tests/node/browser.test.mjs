@@ -1,0 +1,66 @@
+// Headless Chromium (Debian's chromium, driven by playwright-core) against wslens serve:
+// the page is served by wslens itself, and the browser's own WebSocket talks to /echo.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { startServer } from './server.mjs';
+
+let server, browser;
+before(async () => {
+  // Short keepalive: the browser must answer the server's pings to stay connected.
+  server = await startServer(['--threads', '1', '--ping-interval', '0.3s', '--ping-timeout', '0.5s']);
+  // playwright-core launches with a fresh temporary profile of its own.
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+after(async () => {
+  await browser?.close();
+  const { code } = await server.stop();
+  assert.equal(code, 0);
+});
+
+test('Chromium: text, 1 MiB binary, pings answered, 1000 round trips, clean close', async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${server.http}/`);
+  const result = await page.evaluate(async (url) => {
+    const ws = new WebSocket(url);
+    ws.binaryType = 'arraybuffer';
+    await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = fail; });
+    const next = () => new Promise((ok) => { ws.onmessage = (e) => ok(e.data); });
+    const out = {};
+    ws.send('héllo from chromium');
+    out.text = await next();
+    const big = new Uint8Array(1 << 20).map((_, i) => (i * 7) & 0xff);
+    ws.send(big);
+    const echoed = new Uint8Array(await next());
+    out.binaryOk = echoed.length === big.length && echoed.every((b, i) => b === big[i]);
+    // Stay silent across several server pings (0.3 s interval, 0.5 s timeout).
+    await new Promise((r) => setTimeout(r, 1500));
+    out.openAfterPings = ws.readyState === WebSocket.OPEN;
+    let ok = 0;
+    for (let i = 0; i < 1000; i++) {
+      ws.send(`m${i}`);
+      if ((await next()) === `m${i}`) ok++;
+    }
+    out.roundTrips = ok;
+    out.close = await new Promise((resolve) => {
+      ws.onclose = (e) => resolve({ code: e.code, clean: e.wasClean });
+      ws.close(1000, 'done');
+    });
+    return out;
+  }, `${server.ws}/echo`);
+  assert.deepEqual(result, {
+    text: 'héllo from chromium',
+    binaryOk: true,
+    openAfterPings: true,
+    roundTrips: 1000,
+    close: { code: 1000, clean: true },
+  });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
