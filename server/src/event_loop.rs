@@ -56,9 +56,41 @@ struct Ws {
     conn: Connection,
     handler: Arc<dyn Handler>,
     info: ConnInfo,
+    /// The `wslens.wire` tap, when the client asked for it.
+    wire: Option<Box<WireTap>>,
     rooms: Vec<String>,
     /// `on_close` has been called.
     close_reported: bool,
+}
+
+/// The `wslens.wire` tap: after each message's reply, one text message
+/// `{"wire":{"in":"<hex>","out":"<hex>"}}` with the exact bytes the server read for the
+/// message (all its frames, still masked, and any control frames between them) and the bytes
+/// it wrote in reply.
+#[derive(Default)]
+struct WireTap {
+    read: Vec<u8>,
+}
+
+impl WireTap {
+    fn record(&mut self, written: &[u8]) -> String {
+        let mut json = String::with_capacity(24 + 2 * (self.read.len() + written.len()));
+        json.push_str(r#"{"wire":{"in":""#);
+        hex_into(&mut json, &self.read);
+        json.push_str(r#"","out":""#);
+        hex_into(&mut json, written);
+        json.push_str(r#""}}"#);
+        self.read.clear();
+        json
+    }
+}
+
+fn hex_into(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
 }
 
 struct Conn {
@@ -288,6 +320,13 @@ impl EventLoop {
     // ---- Readiness ---------------------------------------------------------------------
 
     fn on_ready(&mut self, key: usize, readable: bool, writable: bool, now: Instant) {
+        // One span per connection (id and peer) around everything done for it; `debug` level,
+        // so it costs nothing unless RUST_LOG asks for it.
+        let span = self
+            .conns
+            .get(key)
+            .map(|c| tracing::debug_span!("conn", id = c.id, peer = %c.peer));
+        let _entered = span.as_ref().map(tracing::Span::enter);
         if readable {
             self.on_readable(key, now);
         }
@@ -509,10 +548,12 @@ impl EventLoop {
             param,
             protocol,
         };
+        let wire = (info.protocol.as_deref() == Some(crate::WIRE_PROTOCOL)).then(Box::default);
         let mut state = Box::new(Ws {
             conn: ws,
             handler,
             info,
+            wire,
             rooms: Vec::new(),
             close_reported: false,
         });
@@ -557,17 +598,32 @@ impl EventLoop {
                 conn: proto,
                 handler,
                 info,
+                wire,
                 ..
             } = &mut **ws;
+            // The wire tap needs the bytes as they arrived, before unmasking in place.
+            let raw = wire.as_ref().map(|_| input[pos..].to_vec());
+            let out_before = proto.pending_output().len();
             let result = proto.read_with(&mut input[pos..], |event, sender| {
                 dispatch(event, sender, handler.as_ref(), info, &mut actions, metrics)
             });
             match result {
                 Ok((used, outcome)) => {
+                    if let (Some(tap), Some(raw)) = (wire.as_mut(), raw) {
+                        tap.read.extend_from_slice(&raw[..used]);
+                    }
                     pos += used;
                     match outcome {
                         None => break,
-                        Some(Dispatched::Message) => conn.last_message = now,
+                        Some(Dispatched::Message) => {
+                            conn.last_message = now;
+                            if let Some(tap) = wire.as_mut() {
+                                let written =
+                                    proto.pending_output().get(out_before..).unwrap_or(&[]);
+                                let record = tap.record(written);
+                                let _ = proto.send_text(&record);
+                            }
+                        }
                         Some(Dispatched::Close(code)) => closed_by_peer = Some(code),
                         Some(Dispatched::Other) => {}
                     }
