@@ -486,32 +486,18 @@ impl EventLoop {
         let mut ws = Connection::server(config.connection_config());
         let mut head_buf = head.to_vec();
         let decision = match ws.read(&mut head_buf) {
-            Ok((_, Some(WsEvent::Request(req)))) => {
-                let origin_ok = config.allow_origins.is_empty()
-                    || req
-                        .origin
-                        .as_deref()
-                        .is_some_and(|o| config.allow_origins.iter().any(|a| a == o));
-                let token_ok = config.token.as_deref().is_none_or(|t| {
-                    req.query_param("token").as_deref() == Some(t) || req.bearer_token() == Some(t)
-                });
-                if !origin_ok {
-                    Err((403, "origin not allowed"))
-                } else if !token_ok {
-                    Err((
-                        401,
-                        "a valid token is required (?token= or Authorization: Bearer)",
-                    ))
-                } else {
+            Ok((_, Some(WsEvent::Request(req)))) => match self.shared.authorizer.authorize(req) {
+                Err(rejection) => Err((rejection.status, rejection.reason)),
+                Ok(()) => {
                     let protocol =
                         negotiate_protocol(&req.protocols, handler.protocols()).map(String::from);
                     Ok((req.path.clone(), protocol))
                 }
-            }
-            Ok(_) => Err((400, "incomplete handshake")),
+            },
+            Ok(_) => Err((400, "incomplete handshake".to_owned())),
             Err(e) => {
                 debug!(error = %e, "handshake refused");
-                Err((0, ""))
+                Err((0, String::new()))
             }
         };
         let metrics = &self.shared.metrics;
@@ -520,7 +506,7 @@ impl EventLoop {
             Err((status, why)) => {
                 Metrics::inc(&metrics.handshakes_failed);
                 if status != 0 {
-                    let _ = ws.reject(status, why);
+                    let _ = ws.reject(status, &why);
                 }
                 let response = ws.take_output();
                 self.respond(key, response);
@@ -1110,4 +1096,23 @@ fn dispatch(
     handler.on_message(&mut ctx, message);
     Metrics::add(&metrics.messages_out, ctx.sent);
     Dispatched::Message
+}
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn print_sizes() {
+        use std::mem::size_of;
+        println!(
+            "Conn {} Ws {} Connection {} ConnInfo {} Phase {} Config {} Decoder {} Sender {}",
+            size_of::<super::Conn>(),
+            size_of::<super::Ws>(),
+            size_of::<wslens::Connection>(),
+            size_of::<crate::ConnInfo>(),
+            size_of::<super::Phase>(),
+            size_of::<wslens::Config>(),
+            size_of::<wslens::FrameDecoder>(),
+            size_of::<wslens::Sender>(),
+        );
+    }
 }

@@ -25,14 +25,18 @@
 //! ```
 
 pub mod apps;
+pub mod auth;
+pub mod client;
 pub mod config;
 mod event_loop;
 pub mod handler;
 pub mod http;
 mod hub;
+pub mod inspect_cmd;
 pub mod metrics;
 
 pub use apps::{Echo, Rooms};
+pub use auth::{Authorizer, OriginAndToken, Rejection};
 pub use config::ServerConfig;
 pub use handler::{ConnInfo, Ctx, Handler, Message};
 pub use metrics::Metrics;
@@ -58,6 +62,7 @@ struct Route {
 pub(crate) struct Shared {
     pub(crate) config: ServerConfig,
     routes: Vec<Route>,
+    pub(crate) authorizer: Arc<dyn Authorizer>,
     pub(crate) hub: Hub,
     pub(crate) metrics: Metrics,
     pub(crate) shutdown: AtomicBool,
@@ -85,6 +90,7 @@ impl Shared {
 pub struct ServerBuilder {
     config: ServerConfig,
     routes: Vec<Route>,
+    authorizer: Option<Arc<dyn Authorizer>>,
 }
 
 impl ServerBuilder {
@@ -106,6 +112,13 @@ impl ServerBuilder {
             prefix: true,
             handler: Arc::new(handler),
         });
+        self
+    }
+
+    /// Replaces the built-in origin/token check ([`OriginAndToken`], from `allow_origins` and
+    /// `token`) with your own.
+    pub fn authorizer(mut self, authorizer: impl Authorizer) -> Self {
+        self.authorizer = Some(Arc::new(authorizer));
         self
     }
 
@@ -132,7 +145,14 @@ impl ServerBuilder {
                 inbox: Mutex::new(Vec::new()),
             });
         }
+        let authorizer = self.authorizer.unwrap_or_else(|| {
+            Arc::new(OriginAndToken {
+                origins: self.config.allow_origins.clone(),
+                token: self.config.token.clone(),
+            })
+        });
         let shared = Arc::new(Shared {
+            authorizer,
             config: self.config,
             routes: self.routes,
             hub: Hub::new(loops),
@@ -176,6 +196,7 @@ impl Server {
         ServerBuilder {
             config,
             routes: Vec::new(),
+            authorizer: None,
         }
     }
 

@@ -3,6 +3,8 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
+use wslens::OwnedEvent;
+use wslens_server::client::Client;
 use wslens_server::{Server, ServerConfig};
 
 #[derive(Parser)]
@@ -20,6 +22,87 @@ struct Cli {
 enum Command {
     /// Serve /echo, /chat/<room>, /broadcast, /metrics, /healthz and static files.
     Serve(ServeArgs),
+    /// Connect, send each MESSAGE (or each line of stdin), print the replies, close cleanly.
+    Send(SendArgs),
+    /// Print every message received, one per line, until Ctrl-C or the server closes.
+    Listen(ListenArgs),
+    /// Explain frames (or an opening handshake) byte by byte, from hex, base64 or raw bytes.
+    Inspect(InspectArgs),
+}
+
+#[derive(clap::Args)]
+struct ConnectArgs {
+    /// ws://host[:port]/path
+    url: String,
+    /// Extra request header "Name: value" (repeatable).
+    #[arg(long = "header", short = 'H')]
+    header: Vec<String>,
+    /// Subprotocol to offer (repeatable).
+    #[arg(long = "subprotocol")]
+    subprotocol: Vec<String>,
+    /// Origin header.
+    #[arg(long)]
+    origin: Option<String>,
+    /// Connect/handshake timeout, and how long `send` waits for replies.
+    #[arg(long, value_parser = duration, default_value = "5s")]
+    timeout: Duration,
+}
+
+impl ConnectArgs {
+    fn options(&self) -> Result<wslens_server::client::ClientOptions, String> {
+        let mut headers = Vec::new();
+        for h in &self.header {
+            let (k, v) = h
+                .split_once(':')
+                .ok_or_else(|| format!("--header {h:?}: expected \"Name: value\""))?;
+            headers.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+        Ok(wslens_server::client::ClientOptions {
+            headers,
+            protocols: self.subprotocol.clone(),
+            origin: self.origin.clone(),
+            timeout: self.timeout,
+        })
+    }
+}
+
+#[derive(clap::Args)]
+struct SendArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Messages to send; none: read lines from stdin.
+    message: Vec<String>,
+    /// Send binary messages (the message's bytes) instead of text.
+    #[arg(long)]
+    binary: bool,
+}
+
+#[derive(clap::Args)]
+struct ListenArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// One JSON object per event: type, opcode, length, time, data.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct InspectArgs {
+    /// Hex bytes (spaces allowed), base64 with --base64, or `-` (or nothing) to read stdin.
+    input: Vec<String>,
+    /// The input is base64.
+    #[arg(long, conflicts_with = "raw")]
+    base64: bool,
+    /// Read raw bytes from stdin.
+    #[arg(long)]
+    raw: bool,
+    /// Who received the bytes: server (frames must be masked) or client; default: guessed
+    /// from the first frame's mask bit.
+    #[arg(long, value_parser = ["server", "client"])]
+    role: Option<String>,
+    /// Colour: auto (on a terminal), always, never.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+    color: String,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -123,13 +206,233 @@ fn main() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Serve(args) => serve(args.config()),
+    let code = match cli.command {
+        Command::Serve(args) => match serve(args.config()) {
+            Ok(()) => 0,
+            Err(e) => fail(&e.to_string()),
+        },
+        Command::Send(args) => cli_result(send(args)),
+        Command::Listen(args) => cli_result(listen(args)),
+        Command::Inspect(args) => inspect(args),
     };
-    if let Err(e) = result {
-        eprintln!("wslens: {e}");
-        std::process::exit(1);
+    std::process::exit(code);
+}
+
+fn fail(reason: &str) -> i32 {
+    eprintln!("wslens: {reason}");
+    1
+}
+
+fn cli_result(r: Result<(), String>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => fail(&e),
     }
+}
+
+/// Prints one received message; false for events that end the conversation.
+fn print_event(event: &OwnedEvent, json: bool, started: std::time::Instant) -> bool {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let t = started.elapsed().as_secs_f64();
+    let _ = match (event, json) {
+        (OwnedEvent::Text(s), false) => writeln!(out, "{s}"),
+        (OwnedEvent::Binary(b), false) => writeln!(out, "{}", hex(b)),
+        (OwnedEvent::Text(s), true) => writeln!(
+            out,
+            r#"{{"type":"text","opcode":1,"length":{},"time":{t:.6},"data":{}}}"#,
+            s.len(),
+            wslens_server::apps::json_string(s)
+        ),
+        (OwnedEvent::Binary(b), true) => writeln!(
+            out,
+            r#"{{"type":"binary","opcode":2,"length":{},"time":{t:.6},"hex":"{}"}}"#,
+            b.len(),
+            hex(b).replace(' ', "")
+        ),
+        (OwnedEvent::Ping(b), true) => writeln!(
+            out,
+            r#"{{"type":"ping","opcode":9,"length":{},"time":{t:.6}}}"#,
+            b.len()
+        ),
+        (OwnedEvent::Pong(b), true) => writeln!(
+            out,
+            r#"{{"type":"pong","opcode":10,"length":{},"time":{t:.6}}}"#,
+            b.len()
+        ),
+        (OwnedEvent::Close { code, reason }, true) => writeln!(
+            out,
+            r#"{{"type":"close","opcode":8,"code":{},"reason":{},"time":{t:.6}}}"#,
+            code.map_or("null".into(), |c| c.0.to_string()),
+            wslens_server::apps::json_string(reason)
+        ),
+        _ => Ok(()),
+    };
+    !matches!(event, OwnedEvent::Close { .. })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Reports how the server closed: Ok for 1000/1001, Err otherwise.
+fn closed(code: Option<wslens::CloseCode>, reason: &str) -> Result<(), String> {
+    match code {
+        Some(c) if c.0 == 1000 || c.0 == 1001 => {
+            eprintln!(
+                "closed: {} ({}){}",
+                c.0,
+                c.meaning(),
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {reason:?}")
+                }
+            );
+            Ok(())
+        }
+        Some(c) => Err(format!(
+            "closed abnormally: {} ({}) {reason:?}",
+            c.0,
+            c.meaning()
+        )),
+        None => Err("closed without a status code".into()),
+    }
+}
+
+fn send(args: SendArgs) -> Result<(), String> {
+    use std::io::BufRead as _;
+    let opts = args.connect.options()?;
+    let messages: Vec<String> = if args.message.is_empty() {
+        std::io::stdin()
+            .lock()
+            .lines()
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?
+    } else {
+        args.message.clone()
+    };
+    let (mut client, _) = Client::connect(&args.connect.url, &opts).map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let mut replies = 0;
+    for m in &messages {
+        let sent = if args.binary {
+            client.send_binary(m.as_bytes())
+        } else {
+            client.send_text(m)
+        };
+        sent.map_err(|e| e.to_string())?;
+    }
+    // Replies: until as many as were sent have arrived, or `--timeout` of silence.
+    while replies < messages.len() {
+        match client
+            .next_event(Some(args.connect.timeout))
+            .map_err(|e| e.to_string())?
+        {
+            None => break,
+            Some(OwnedEvent::Close { code, reason }) => return closed(code, &reason),
+            Some(e @ (OwnedEvent::Text(_) | OwnedEvent::Binary(_))) => {
+                print_event(&e, false, started);
+                replies += 1;
+            }
+            Some(_) => {}
+        }
+    }
+    client
+        .close(wslens::CloseCode::NORMAL, "")
+        .map_err(|e| e.to_string())?;
+    loop {
+        match client
+            .next_event(Some(args.connect.timeout))
+            .map_err(|e| e.to_string())?
+        {
+            Some(OwnedEvent::Close { code, .. }) => {
+                return if code.is_none_or(|c| c.0 == 1000) {
+                    Ok(())
+                } else {
+                    Err(format!("close answered with {code:?}"))
+                };
+            }
+            Some(_) => {}
+            None => return Err("no close reply from the server".into()),
+        }
+    }
+}
+
+fn listen(args: ListenArgs) -> Result<(), String> {
+    let opts = args.connect.options()?;
+    let (mut client, resp) =
+        Client::connect(&args.connect.url, &opts).map_err(|e| e.to_string())?;
+    eprintln!(
+        "connected to {}{}",
+        args.connect.url,
+        resp.protocol
+            .map(|p| format!(" (subprotocol {p})"))
+            .unwrap_or_default()
+    );
+    let started = std::time::Instant::now();
+    loop {
+        match client.next_event(None).map_err(|e| e.to_string())? {
+            Some(OwnedEvent::Close { code, reason }) => {
+                print_event(
+                    &OwnedEvent::Close {
+                        code,
+                        reason: reason.clone(),
+                    },
+                    args.json,
+                    started,
+                );
+                return closed(code, &reason);
+            }
+            Some(e) => {
+                print_event(&e, args.json, started);
+            }
+            None => {}
+        }
+    }
+}
+
+fn inspect(args: InspectArgs) -> i32 {
+    use std::io::{IsTerminal as _, Read as _};
+    use wslens_server::inspect_cmd::{decode_input, report, InputFormat, Palette};
+    let format = if args.raw {
+        InputFormat::Raw
+    } else if args.base64 {
+        InputFormat::Base64
+    } else {
+        InputFormat::Hex
+    };
+    let text: Vec<u8> = if args.input.is_empty() || args.input == ["-"] || args.raw {
+        let mut buf = Vec::new();
+        if let Err(e) = std::io::stdin().lock().read_to_end(&mut buf) {
+            return fail(&format!("reading stdin: {e}"));
+        }
+        buf
+    } else {
+        args.input.join(" ").into_bytes()
+    };
+    let bytes = match decode_input(&text, format) {
+        Ok(b) if b.is_empty() => return fail("no bytes to inspect"),
+        Ok(b) => b,
+        Err(e) => return fail(&e),
+    };
+    let role = match args.role.as_deref() {
+        Some("server") => Some(wslens::Role::Server),
+        Some("client") => Some(wslens::Role::Client),
+        _ => None,
+    };
+    let color = match args.color.as_str() {
+        "always" => true,
+        "never" => false,
+        _ => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let (text, broken) = report(&bytes, role, Palette::new(color));
+    print!("{text}");
+    i32::from(broken)
 }
 
 fn serve(config: ServerConfig) -> std::io::Result<()> {

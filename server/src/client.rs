@@ -1,0 +1,364 @@
+//! A blocking WebSocket client over `std::net::TcpStream`, on the same sans-IO core as the
+//! server: what `wslens send` and `wslens listen` use.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+use wslens::handshake::{ClientRequest, Response};
+use wslens::{CloseCode, Config, Connection, OwnedEvent, State};
+
+/// How to connect.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// Extra request headers.
+    pub headers: Vec<(String, String)>,
+    /// Subprotocols to offer.
+    pub protocols: Vec<String>,
+    /// An `Origin` header.
+    pub origin: Option<String>,
+    /// Timeout for connecting and for the handshake.
+    pub timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            headers: Vec::new(),
+            protocols: Vec::new(),
+            origin: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the client gave up.
+#[derive(Debug)]
+pub enum ClientError {
+    /// The URL is not a `ws://` URL we can use.
+    Url(String),
+    /// TCP connect failed.
+    Connect(io::Error),
+    /// The server refused the upgrade: HTTP status, the reason, and the response body.
+    Rejected {
+        /// HTTP status (0 if the response was not HTTP).
+        status: u16,
+        /// What was wrong.
+        reason: String,
+        /// The response body, if any.
+        body: String,
+    },
+    /// The peer broke the protocol.
+    Protocol(wslens::Error),
+    /// Reading or writing failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Url(e) => write!(f, "bad URL: {e}"),
+            ClientError::Connect(e) => write!(f, "cannot connect: {e}"),
+            ClientError::Rejected {
+                status,
+                reason,
+                body,
+            } => {
+                write!(f, "handshake rejected: HTTP {status}: {reason}")?;
+                if !body.trim().is_empty() {
+                    write!(f, ": {}", body.trim())?;
+                }
+                Ok(())
+            }
+            ClientError::Protocol(e) => write!(f, "protocol error: {e}"),
+            ClientError::Io(e) => write!(f, "connection failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// A parsed `ws://` URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Host name or address.
+    pub host: String,
+    /// Port (default 80).
+    pub port: u16,
+    /// Path and query.
+    pub path: String,
+}
+
+impl Target {
+    /// Parses `ws://host[:port]/path?query`. `wss://` is refused until TLS lands.
+    pub fn parse(url: &str) -> Result<Target, ClientError> {
+        let parsed = url::Url::parse(url).map_err(|e| ClientError::Url(format!("{url}: {e}")))?;
+        match parsed.scheme() {
+            "ws" => {}
+            "wss" => return Err(ClientError::Url("wss:// (TLS) is not supported yet".into())),
+            other => return Err(ClientError::Url(format!("scheme {other}:// is not ws://"))),
+        }
+        let host = parsed
+            .host_str()
+            .ok_or_else(|| ClientError::Url(format!("{url}: no host")))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = parsed.port().unwrap_or(80);
+        let mut path = parsed.path().to_owned();
+        if let Some(q) = parsed.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        Ok(Target { host, port, path })
+    }
+
+    fn host_header(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == 80 {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+/// Fresh, unpredictable masking keys (RFC 6455 §5.3), from the thread's CSPRNG.
+pub fn mask_keys() -> impl FnMut() -> [u8; 4] + Send + 'static {
+    || rand::random()
+}
+
+/// A connected client.
+pub struct Client {
+    stream: TcpStream,
+    conn: Connection,
+    events: VecDeque<OwnedEvent>,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    /// Connects to `url` and completes the opening handshake.
+    pub fn connect(url: &str, opts: &ClientOptions) -> Result<(Client, Response), ClientError> {
+        let target = Target::parse(url)?;
+        let addr = (target.host.as_str(), target.port)
+            .to_socket_addrs()
+            .map_err(ClientError::Connect)?
+            .next()
+            .ok_or_else(|| ClientError::Url(format!("{}: no address", target.host)))?;
+        let stream =
+            TcpStream::connect_timeout(&addr, opts.timeout).map_err(ClientError::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let host = target.host_header();
+        let protocols: Vec<&str> = opts.protocols.iter().map(String::as_str).collect();
+        let headers: Vec<(&str, &str)> = opts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let request = ClientRequest {
+            host: &host,
+            path: &target.path,
+            nonce: rand::random(),
+            protocols: &protocols,
+            extensions: None,
+            origin: opts.origin.as_deref(),
+            extra_headers: &headers,
+        };
+        let conn = Connection::client(Config::default(), &request, mask_keys());
+        let mut client = Client {
+            stream,
+            conn,
+            events: VecDeque::new(),
+            buf: vec![0; 64 * 1024],
+        };
+        client.flush()?;
+        let deadline = Instant::now() + opts.timeout;
+        let mut raw = Vec::new();
+        loop {
+            if let Some(i) = client
+                .events
+                .iter()
+                .position(|e| matches!(e, OwnedEvent::Connected(_)))
+            {
+                if let Some(OwnedEvent::Connected(resp)) = client.events.remove(i) {
+                    return Ok((client, resp));
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ClientError::Io(io::ErrorKind::TimedOut.into()));
+            }
+            let _ = client.stream.set_read_timeout(Some(left));
+            let n = client
+                .stream
+                .read(&mut client.buf)
+                .map_err(ClientError::Io)?;
+            if n == 0 {
+                return Err(ClientError::Io(io::ErrorKind::UnexpectedEof.into()));
+            }
+            raw.extend_from_slice(&client.buf[..n]);
+            let mut events = Vec::new();
+            let chunk = client.buf[..n].to_vec();
+            match client.conn.receive(&chunk, &mut events) {
+                Ok(()) => client.events.extend(events),
+                Err(wslens::Error::Handshake(e)) => {
+                    let body = client.read_body(&raw, deadline);
+                    return Err(ClientError::Rejected {
+                        status: e.status,
+                        reason: e.reason.into(),
+                        body,
+                    });
+                }
+                Err(e) => return Err(ClientError::Protocol(e)),
+            }
+        }
+    }
+
+    /// After a refused handshake: the response body (what follows the head), read until the
+    /// server closes or the deadline.
+    fn read_body(&mut self, raw: &[u8], deadline: Instant) -> String {
+        let mut data = raw.to_vec();
+        while Instant::now() < deadline && data.len() < 64 * 1024 {
+            let _ = self
+                .stream
+                .set_read_timeout(Some(Duration::from_millis(300)));
+            match self.stream.read(&mut self.buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => data.extend_from_slice(&self.buf[..n]),
+            }
+        }
+        let start = data
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(data.len(), |p| p + 4);
+        String::from_utf8_lossy(&data[start..]).into_owned()
+    }
+
+    fn flush(&mut self) -> Result<(), ClientError> {
+        let out = self.conn.take_output();
+        self.stream.write_all(&out).map_err(ClientError::Io)
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), ClientError> {
+        self.conn.send_text(text).map_err(ClientError::Protocol)?;
+        self.flush()
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), ClientError> {
+        self.conn.send_binary(data).map_err(ClientError::Protocol)?;
+        self.flush()
+    }
+
+    /// Sends a ping.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), ClientError> {
+        self.conn.ping(payload).map_err(ClientError::Protocol)?;
+        self.flush()
+    }
+
+    /// Starts the closing handshake.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), ClientError> {
+        self.conn
+            .close(code, reason)
+            .map_err(ClientError::Protocol)?;
+        self.flush()
+    }
+
+    /// The protocol state.
+    pub fn state(&self) -> State {
+        self.conn.state()
+    }
+
+    /// The next event, waiting at most `timeout` (`None`: forever). `Ok(None)` on timeout. A
+    /// connection that ends without a close frame yields a close event with code 1006.
+    pub fn next_event(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<Option<OwnedEvent>, ClientError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            if let Some(e) = self.events.pop_front() {
+                return Ok(Some(e));
+            }
+            let left = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(None);
+                    }
+                    Some(left)
+                }
+                None => None,
+            };
+            let _ = self.stream.set_read_timeout(left);
+            let n = match self.stream.read(&mut self.buf) {
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Ok(None)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ClientError::Io(e)),
+            };
+            if n == 0 {
+                return Ok(self.conn.receive_eof().map(|code| OwnedEvent::Close {
+                    code: Some(code),
+                    reason: String::new(),
+                }));
+            }
+            let chunk = self.buf[..n].to_vec();
+            let mut events = Vec::new();
+            let result = self.conn.receive(&chunk, &mut events);
+            self.events.extend(events);
+            // Automatic pongs and close replies.
+            self.flush()?;
+            if let Err(e) = result {
+                if self.events.is_empty() {
+                    return Err(ClientError::Protocol(e));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            Target::parse("ws://localhost:8765/echo?x=1").unwrap(),
+            Target {
+                host: "localhost".into(),
+                port: 8765,
+                path: "/echo?x=1".into()
+            }
+        );
+        assert_eq!(Target::parse("ws://example.com").unwrap().path, "/");
+        assert_eq!(Target::parse("ws://example.com").unwrap().port, 80);
+        assert!(matches!(Target::parse("wss://x/"), Err(ClientError::Url(m)) if m.contains("TLS")));
+        assert!(matches!(
+            Target::parse("http://x/"),
+            Err(ClientError::Url(_))
+        ));
+        assert!(matches!(
+            Target::parse("not a url"),
+            Err(ClientError::Url(_))
+        ));
+        assert_eq!(
+            Target::parse("ws://[::1]:9/").unwrap().host_header(),
+            "[::1]:9"
+        );
+    }
+}
