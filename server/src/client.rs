@@ -270,6 +270,12 @@ impl Client {
         self.flush()
     }
 
+    /// The socket and the protocol state machine, for callers that run their own I/O loop
+    /// (`wslens bench`). Events already read but not yet returned are dropped.
+    pub fn into_parts(self) -> (TcpStream, Connection) {
+        (self.stream, self.conn)
+    }
+
     /// The protocol state.
     pub fn state(&self) -> State {
         self.conn.state()

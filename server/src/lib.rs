@@ -26,6 +26,7 @@
 
 pub mod apps;
 pub mod auth;
+pub mod bench;
 pub mod client;
 pub mod config;
 mod event_loop;

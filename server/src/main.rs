@@ -28,6 +28,44 @@ enum Command {
     Listen(ListenArgs),
     /// Explain frames (or an opening handshake) byte by byte, from hex, base64 or raw bytes.
     Inspect(InspectArgs),
+    /// Load-generate against an echo endpoint: msg/s, MB/s and round-trip latency.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// ws:// URL of an echo endpoint.
+    url: String,
+    /// Connections.
+    #[arg(long, default_value_t = 100)]
+    connections: usize,
+    /// Messages each connection keeps in flight.
+    #[arg(long, default_value_t = 1)]
+    in_flight: usize,
+    /// Payload bytes per message.
+    #[arg(long, default_value_t = 20)]
+    size: usize,
+    /// Text messages (UTF-8 validated on both ends).
+    #[arg(long, conflicts_with = "binary")]
+    text: bool,
+    /// Binary messages (the default).
+    #[arg(long)]
+    binary: bool,
+    /// Measure for this long after the warm-up.
+    #[arg(long, value_parser = duration, default_value = "10s", conflicts_with = "messages")]
+    duration: Duration,
+    /// Stop after this many echoes instead.
+    #[arg(long)]
+    messages: Option<u64>,
+    /// Warm-up excluded from the statistics.
+    #[arg(long, value_parser = duration, default_value = "1s")]
+    warmup: Duration,
+    /// Generator threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -214,6 +252,7 @@ fn main() {
         Command::Send(args) => cli_result(send(args)),
         Command::Listen(args) => cli_result(listen(args)),
         Command::Inspect(args) => inspect(args),
+        Command::Bench(args) => cli_result(bench(args)),
     };
     std::process::exit(code);
 }
@@ -394,6 +433,58 @@ fn listen(args: ListenArgs) -> Result<(), String> {
             None => {}
         }
     }
+}
+
+fn bench(args: BenchArgs) -> Result<(), String> {
+    use std::io::IsTerminal as _;
+    let config = wslens_server::bench::BenchConfig {
+        url: args.url,
+        connections: args.connections.max(1),
+        in_flight: args.in_flight.max(1),
+        size: args.size,
+        text: args.text,
+        duration: args.duration,
+        messages: args.messages,
+        warmup: args.warmup,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar
+    });
+    let progress = |echoed: u64, elapsed: Duration| {
+        if let Some(bar) = &bar {
+            let rate = echoed as f64 / elapsed.as_secs_f64().max(1e-9);
+            bar.set_message(format!(
+                "{echoed} echoes, {rate:.0} msg/s, {:.1} s",
+                elapsed.as_secs_f64()
+            ));
+            bar.tick();
+        }
+    };
+    let report =
+        wslens_server::bench::run(config, &progress).map_err(|e| format!("bench failed: {e}"))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    if report.mismatches > 0 {
+        return Err(format!(
+            "{} echoes did not match what was sent",
+            report.mismatches
+        ));
+    }
+    Ok(())
 }
 
 fn inspect(args: InspectArgs) -> i32 {

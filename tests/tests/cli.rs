@@ -241,3 +241,67 @@ fn listen_prints_each_message_then_the_close() {
         .wait_exit(Duration::from_secs(10))
         .is_some_and(|s| s.success()));
 }
+
+#[test]
+fn bench_checks_every_echo_and_reports_json() {
+    let server = Server::start(&["--threads", "1"]);
+    let url = format!("ws://127.0.0.1:{}/echo", server.port);
+    for kind in ["--binary", "--text"] {
+        let out = run(
+            &[
+                "bench",
+                &url,
+                "--connections",
+                "8",
+                "--in-flight",
+                "4",
+                "--size",
+                "300",
+                kind,
+                "--messages",
+                "3000",
+                "--warmup",
+                "0",
+                "--threads",
+                "2",
+                "--json",
+            ],
+            None,
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let json = text(&out.stdout);
+        let field = |name: &str| -> f64 {
+            let at = json
+                .find(&format!("\"{name}\":"))
+                .unwrap_or_else(|| panic!("{name} in {json}"))
+                + name.len()
+                + 3;
+            json[at..]
+                .split(|c| c == ',' || c == '}')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        assert!(field("messages") >= 3000.0, "{json}");
+        assert_eq!(field("mismatches"), 0.0, "{json}");
+        assert!(field("msgs_per_s") > 0.0 && field("p50") > 0.0, "{json}");
+        assert!(json.contains(&format!("\"text\":{}", kind == "--text")));
+    }
+    // A server that is not there: a one-line reason and exit 1.
+    let out = run(
+        &[
+            "bench",
+            &format!("ws://127.0.0.1:{}/echo", free_port()),
+            "--messages",
+            "10",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("bench failed"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1,0 +1,408 @@
+//! `wslens bench`: the load generator. N connections spread over threads, each thread a
+//! `polling` loop; every connection keeps D messages in flight against an echo endpoint and
+//! checks each echo byte for byte. Reports messages/s, MB/s, round-trip latency percentiles
+//! (`hdrhistogram`) and the generator's own CPU use, so a saturated generator is not mistaken
+//! for a slow server.
+
+use crate::client::{Client, ClientOptions};
+use hdrhistogram::Histogram;
+use polling::{Event, Events, PollMode, Poller};
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+use wslens::{Event as WsEvent, OpCode};
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    /// ws:// URL of an echo endpoint.
+    pub url: String,
+    /// Connections in total.
+    pub connections: usize,
+    /// Messages each connection keeps in flight.
+    pub in_flight: usize,
+    /// Payload size in bytes.
+    pub size: usize,
+    /// Text (validated UTF-8 on both ends) instead of binary.
+    pub text: bool,
+    /// Measure for this long (after the warm-up) …
+    pub duration: Duration,
+    /// … or until this many messages have been echoed in total.
+    pub messages: Option<u64>,
+    /// Discarded from the statistics at the start.
+    pub warmup: Duration,
+    /// Generator threads.
+    pub threads: usize,
+}
+
+/// The outcome.
+#[derive(Clone, Debug)]
+pub struct BenchReport {
+    /// Echoes received and checked during the measured period.
+    pub messages: u64,
+    /// Measured wall time.
+    pub seconds: f64,
+    /// Payload bytes echoed per second, in millions.
+    pub mb_per_s: f64,
+    /// Messages per second.
+    pub msgs_per_s: f64,
+    /// Round-trip latency percentiles in microseconds: p50, p90, p99, p99.9, max.
+    pub latency_us: [f64; 5],
+    /// Echoes that did not match what was sent.
+    pub mismatches: u64,
+    /// The generator's CPU time / (wall time × threads), if the OS tells.
+    pub generator_cpu: Option<f64>,
+    /// Settings, echoed in the JSON.
+    pub config: BenchConfig,
+}
+
+impl BenchReport {
+    /// Whether the generator itself was (nearly) saturated.
+    pub fn generator_saturated(&self) -> bool {
+        self.generator_cpu.is_some_and(|c| c > 0.9)
+    }
+
+    /// One JSON object.
+    pub fn to_json(&self) -> String {
+        let c = &self.config;
+        format!(
+            concat!(
+                r#"{{"url":{},"connections":{},"in_flight":{},"size":{},"text":{},"threads":{},"#,
+                r#""messages":{},"seconds":{:.3},"msgs_per_s":{:.1},"mb_per_s":{:.3},"#,
+                r#""latency_us":{{"p50":{:.1},"p90":{:.1},"p99":{:.1},"p999":{:.1},"max":{:.1}}},"#,
+                r#""mismatches":{},"generator_cpu":{},"generator_saturated":{}}}"#
+            ),
+            crate::apps::json_string(&c.url),
+            c.connections,
+            c.in_flight,
+            c.size,
+            c.text,
+            c.threads,
+            self.messages,
+            self.seconds,
+            self.msgs_per_s,
+            self.mb_per_s,
+            self.latency_us[0],
+            self.latency_us[1],
+            self.latency_us[2],
+            self.latency_us[3],
+            self.latency_us[4],
+            self.mismatches,
+            self.generator_cpu
+                .map_or("null".into(), |v| format!("{v:.3}")),
+            self.generator_saturated(),
+        )
+    }
+
+    /// A few human-readable lines.
+    pub fn to_text(&self) -> String {
+        let c = &self.config;
+        let mut s = format!(
+            "{} connections × {} in flight, {} B {} messages, {} thread(s), {:.1} s\n\
+             {:.0} msg/s, {:.2} MB/s\n\
+             latency µs: p50 {:.0}  p90 {:.0}  p99 {:.0}  p99.9 {:.0}  max {:.0}\n",
+            c.connections,
+            c.in_flight,
+            c.size,
+            if c.text { "text" } else { "binary" },
+            c.threads,
+            self.seconds,
+            self.msgs_per_s,
+            self.mb_per_s,
+            self.latency_us[0],
+            self.latency_us[1],
+            self.latency_us[2],
+            self.latency_us[3],
+            self.latency_us[4],
+        );
+        if let Some(cpu) = self.generator_cpu {
+            s.push_str(&format!(
+                "generator CPU: {:.0}% of {} thread(s)\n",
+                cpu * 100.0,
+                c.threads
+            ));
+            if self.generator_saturated() {
+                s.push_str("warning: the generator itself is saturated: these numbers measure it, not the server\n");
+            }
+        }
+        if self.mismatches > 0 {
+            s.push_str(&format!(
+                "ERROR: {} echoes did not match what was sent\n",
+                self.mismatches
+            ));
+        }
+        s
+    }
+}
+
+/// Shared among generator threads.
+struct Shared {
+    echoed: AtomicU64,
+    measuring: AtomicBool,
+    stop: AtomicBool,
+}
+
+struct BenchConn {
+    stream: TcpStream,
+    ws: wslens::Connection,
+    sent_at: VecDeque<Instant>,
+    want_write: bool,
+}
+
+/// CPU time of this process (user + system), where the OS tells (Linux `/proc`).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    // Linux reports in clock ticks of USER_HZ, which is 100 on every Linux ABI.
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// Runs the benchmark; `progress` is called about every 250 ms with (echoes so far, elapsed).
+pub fn run(
+    config: BenchConfig,
+    progress: &(dyn Fn(u64, Duration) + Sync),
+) -> io::Result<BenchReport> {
+    let threads = config.threads.clamp(1, config.connections.max(1));
+    let payload: Arc<[u8]> = if config.text {
+        (0..config.size).map(|i| b'a' + (i % 26) as u8).collect()
+    } else {
+        (0..config.size).map(|i| (i * 31 + 7) as u8).collect()
+    };
+    let shared = Arc::new(Shared {
+        echoed: AtomicU64::new(0),
+        measuring: AtomicBool::new(false),
+        stop: AtomicBool::new(false),
+    });
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let mut handles = Vec::new();
+    for t in 0..threads {
+        let n = config.connections / threads + usize::from(t < config.connections % threads);
+        let (config, payload, shared, barrier) = (
+            config.clone(),
+            payload.clone(),
+            shared.clone(),
+            barrier.clone(),
+        );
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("wslens-bench-{t}"))
+                .spawn(move || {
+                    let conns = connect_all(&config, n);
+                    barrier.wait();
+                    let result = conns.and_then(|c| drive(c, &config, &payload, &shared));
+                    if result.is_err() {
+                        shared.stop.store(true, Ordering::Release);
+                    }
+                    result
+                })?,
+        );
+    }
+    barrier.wait();
+    let start = Instant::now();
+    // Warm-up, then the measured period.
+    while start.elapsed() < config.warmup && !shared.stop.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let cpu0 = process_cpu();
+    let t0 = Instant::now();
+    shared.echoed.store(0, Ordering::Release);
+    shared.measuring.store(true, Ordering::Release);
+    let mut last_report = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(5));
+        let echoed = shared.echoed.load(Ordering::Acquire);
+        if last_report.elapsed() >= Duration::from_millis(250) {
+            progress(echoed, t0.elapsed());
+            last_report = Instant::now();
+        }
+        let done = match config.messages {
+            Some(m) => echoed >= m,
+            None => t0.elapsed() >= config.duration,
+        };
+        if done || shared.stop.load(Ordering::Acquire) {
+            break;
+        }
+    }
+    shared.measuring.store(false, Ordering::Release);
+    let seconds = t0.elapsed().as_secs_f64();
+    let cpu1 = process_cpu();
+    shared.stop.store(true, Ordering::Release);
+    let mut histogram = Histogram::<u64>::new(3).map_err(io::Error::other)?;
+    let mut mismatches = 0;
+    let mut messages = 0;
+    for h in handles {
+        let (hist, bad, count) = h
+            .join()
+            .map_err(|_| io::Error::other("a generator thread panicked"))??;
+        histogram.add(hist).map_err(io::Error::other)?;
+        mismatches += bad;
+        messages += count;
+    }
+    let generator_cpu = match (cpu0, cpu1) {
+        (Some(a), Some(b)) => Some((b - a).as_secs_f64() / (seconds * threads as f64)),
+        _ => None,
+    };
+    let q = |p: f64| histogram.value_at_quantile(p) as f64 / 1000.0;
+    Ok(BenchReport {
+        messages,
+        seconds,
+        msgs_per_s: messages as f64 / seconds,
+        mb_per_s: (messages as f64 * config.size as f64) / seconds / 1e6,
+        latency_us: [
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            q(0.999),
+            histogram.max() as f64 / 1000.0,
+        ],
+        mismatches,
+        generator_cpu,
+        config: BenchConfig { threads, ..config },
+    })
+}
+
+fn connect_all(config: &BenchConfig, n: usize) -> io::Result<Vec<BenchConn>> {
+    let opts = ClientOptions::default();
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (client, _) =
+            Client::connect(&config.url, &opts).map_err(|e| io::Error::other(e.to_string()))?;
+        let (stream, ws) = client.into_parts();
+        stream.set_nonblocking(true)?;
+        conns.push(BenchConn {
+            stream,
+            ws,
+            sent_at: VecDeque::new(),
+            want_write: false,
+        });
+    }
+    Ok(conns)
+}
+
+type ThreadResult = io::Result<(Histogram<u64>, u64, u64)>;
+
+fn drive(
+    mut conns: Vec<BenchConn>,
+    config: &BenchConfig,
+    payload: &[u8],
+    shared: &Shared,
+) -> ThreadResult {
+    let poller = Poller::new()?;
+    for (key, c) in conns.iter().enumerate() {
+        // SAFETY: every stream stays in `conns` until after the loop below, and is deleted
+        // from the poller before `conns` is dropped (end of this function).
+        unsafe { poller.add_with_mode(&c.stream, Event::readable(key), PollMode::Level)? };
+    }
+    let opcode = if config.text {
+        OpCode::Text
+    } else {
+        OpCode::Binary
+    };
+    let mut hist = Histogram::<u64>::new(3).map_err(io::Error::other)?;
+    let (mut mismatches, mut counted, mut published) = (0u64, 0u64, 0u64);
+    let now = Instant::now();
+    for (key, c) in conns.iter_mut().enumerate() {
+        for _ in 0..config.in_flight {
+            c.ws.send(opcode, payload).map_err(io::Error::other)?;
+            c.sent_at.push_back(now);
+        }
+        flush(&poller, key, c)?;
+    }
+    let mut events = Events::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    while !shared.stop.load(Ordering::Acquire) {
+        events.clear();
+        poller.wait(&mut events, Some(Duration::from_millis(50)))?;
+        for ev in events.iter() {
+            let key = ev.key;
+            let c = &mut conns[key];
+            if ev.readable {
+                let n = match c.stream.read(&mut buf) {
+                    Ok(0) => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "server closed a connection",
+                        ))
+                    }
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                    Err(e) => return Err(e),
+                };
+                let mut pos = 0;
+                let measuring = shared.measuring.load(Ordering::Relaxed);
+                while pos < n {
+                    let BenchConn { ws, sent_at, .. } = c;
+                    let (used, got) = ws
+                        .read_with(&mut buf[pos..n], |event, sender| {
+                            let data = match event {
+                                WsEvent::Text(t) => t.as_bytes(),
+                                WsEvent::Binary(b) => b,
+                                _ => return None,
+                            };
+                            let ok = data == payload;
+                            // Keep the connection busy: one message out for each echo in.
+                            let _ = sender.send(opcode, payload, None);
+                            Some(ok)
+                        })
+                        .map_err(io::Error::other)?;
+                    pos += used;
+                    match got {
+                        None => break,
+                        Some(None) => {}
+                        Some(Some(ok)) => {
+                            let t = Instant::now();
+                            if let Some(sent) = sent_at.pop_front() {
+                                if measuring {
+                                    let _ = hist.record(t.duration_since(sent).as_nanos() as u64);
+                                }
+                            }
+                            sent_at.push_back(t);
+                            if measuring {
+                                counted += 1;
+                                if !ok {
+                                    mismatches += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            flush(&poller, key, c)?;
+        }
+        shared
+            .echoed
+            .fetch_add(counted - published, Ordering::AcqRel);
+        published = counted;
+    }
+    for c in &mut conns {
+        let _ = poller.delete(&c.stream);
+        let _ = c.ws.close(wslens::CloseCode::NORMAL, "");
+        let _ = c.stream.set_nonblocking(false);
+        let _ = c.stream.set_write_timeout(Some(Duration::from_millis(200)));
+        let _ = c.stream.write_all(c.ws.pending_output());
+    }
+    Ok((hist, mismatches, counted))
+}
+
+fn flush(poller: &Poller, key: usize, c: &mut BenchConn) -> io::Result<()> {
+    while c.ws.has_output() {
+        match c.stream.write(c.ws.pending_output()) {
+            Ok(n) => c.ws.consume_output(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    let want = c.ws.has_output();
+    if want != c.want_write {
+        c.want_write = want;
+        poller.modify_with_mode(&c.stream, Event::new(key, true, want), PollMode::Level)?;
+    }
+    Ok(())
+}
