@@ -277,7 +277,7 @@ fn bench_checks_every_echo_and_reports_json() {
                 + name.len()
                 + 3;
             json[at..]
-                .split(|c| c == ',' || c == '}')
+                .split([',', '}'])
                 .next()
                 .unwrap()
                 .parse()
