@@ -39,8 +39,11 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 (cd tests/node && npm ci --no-audit --no-fund --silent && npm test)
 
-step "Autobahn|Testsuite fuzzingclient, sections 1-10"
+step "Autobahn|Testsuite fuzzingclient against the server, sections 1-10"
 bash tests/autobahn/run.sh
+
+step "Autobahn|Testsuite fuzzingserver against the client, sections 1-10"
+bash tests/autobahn/client.sh
 
 echo
 echo "all tests passed"

@@ -123,10 +123,10 @@ pub enum Event<'a> {
 /// An [`Event`] that owns its data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OwnedEvent {
-    /// See [`Event::Request`].
-    Request(Request),
-    /// See [`Event::Connected`].
-    Connected(Response),
+    /// See [`Event::Request`] (boxed: it is large and rare).
+    Request(Box<Request>),
+    /// See [`Event::Connected`] (boxed: it is large and rare).
+    Connected(Box<Response>),
     /// See [`Event::Text`].
     Text(String),
     /// See [`Event::Binary`].
@@ -157,8 +157,8 @@ impl Event<'_> {
     /// Copies the event's data.
     pub fn to_owned(&self) -> OwnedEvent {
         match *self {
-            Event::Request(r) => OwnedEvent::Request(r.clone()),
-            Event::Connected(r) => OwnedEvent::Connected(r.clone()),
+            Event::Request(r) => OwnedEvent::Request(Box::new(r.clone())),
+            Event::Connected(r) => OwnedEvent::Connected(Box::new(r.clone())),
             Event::Text(s) => OwnedEvent::Text(s.into()),
             Event::Binary(b) => OwnedEvent::Binary(b.to_vec()),
             Event::Fragment { data, text, fin } => OwnedEvent::Fragment {

@@ -1,7 +1,6 @@
 //! A blocking WebSocket client over `std::net::TcpStream`, on the same sans-IO core as the
 //! server: what `wslens send` and `wslens listen` use.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -133,12 +132,22 @@ pub fn mask_keys() -> impl FnMut() -> [u8; 4] + Send + 'static {
     || rand::random()
 }
 
-/// A connected client.
+/// A connected client. Events are decoded one at a time, as the caller asks for them, so the
+/// caller has handled each message before a later frame in the same read is even looked at
+/// (a protocol error after a valid message fails the connection only after that message).
 pub struct Client {
     stream: TcpStream,
     conn: Connection,
-    events: VecDeque<OwnedEvent>,
-    buf: Vec<u8>,
+    input: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+/// What one decoding step gave.
+enum Step {
+    Event(OwnedEvent),
+    NeedInput,
+    Failed(wslens::Error),
 }
 
 impl Client {
@@ -173,49 +182,89 @@ impl Client {
         let mut client = Client {
             stream,
             conn,
-            events: VecDeque::new(),
-            buf: vec![0; 64 * 1024],
+            input: vec![0; 64 * 1024],
+            start: 0,
+            end: 0,
         };
         client.flush()?;
         let deadline = Instant::now() + opts.timeout;
-        let mut raw = Vec::new();
+        let mut head = Vec::new();
         loop {
-            if let Some(i) = client
-                .events
-                .iter()
-                .position(|e| matches!(e, OwnedEvent::Connected(_)))
-            {
-                if let Some(OwnedEvent::Connected(resp)) = client.events.remove(i) {
-                    return Ok((client, resp));
-                }
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(ClientError::Io(io::ErrorKind::TimedOut.into()));
-            }
-            let _ = client.stream.set_read_timeout(Some(left));
-            let n = client
-                .stream
-                .read(&mut client.buf)
-                .map_err(ClientError::Io)?;
-            if n == 0 {
-                return Err(ClientError::Io(io::ErrorKind::UnexpectedEof.into()));
-            }
-            raw.extend_from_slice(&client.buf[..n]);
-            let mut events = Vec::new();
-            let chunk = client.buf[..n].to_vec();
-            match client.conn.receive(&chunk, &mut events) {
-                Ok(()) => client.events.extend(events),
-                Err(wslens::Error::Handshake(e)) => {
-                    let body = client.read_body(&raw, deadline);
+            match client.step() {
+                Step::Event(OwnedEvent::Connected(resp)) => return Ok((client, *resp)),
+                Step::Event(_) => {}
+                Step::Failed(wslens::Error::Handshake(e)) => {
+                    head.extend_from_slice(&client.input[..client.end]);
+                    let body = client.read_body(&head, deadline);
                     return Err(ClientError::Rejected {
                         status: e.status,
                         reason: e.reason.into(),
                         body,
                     });
                 }
-                Err(e) => return Err(ClientError::Protocol(e)),
+                Step::Failed(e) => return Err(ClientError::Protocol(e)),
+                Step::NeedInput => {
+                    head.extend_from_slice(&client.input[..client.end]);
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(ClientError::Io(io::ErrorKind::TimedOut.into()));
+                    }
+                    if !client.fill(Some(left))? {
+                        return Err(ClientError::Io(io::ErrorKind::UnexpectedEof.into()));
+                    }
+                }
             }
+        }
+    }
+
+    /// Decodes the next event from buffered input, and sends what the protocol queued
+    /// (automatic pongs, close replies).
+    fn step(&mut self) -> Step {
+        let step = if self.start < self.end {
+            match self.conn.read(&mut self.input[self.start..self.end]) {
+                Ok((used, event)) => {
+                    self.start += used;
+                    event.map_or(Step::NeedInput, |e| Step::Event(e.to_owned()))
+                }
+                Err(e) => {
+                    self.start = self.end;
+                    Step::Failed(e)
+                }
+            }
+        } else {
+            Step::NeedInput
+        };
+        if let Err(e) = self.flush() {
+            return Step::Failed(wslens::Error::InvalidState(match e {
+                ClientError::Io(_) => "write failed",
+                _ => "flush failed",
+            }));
+        }
+        step
+    }
+
+    /// Reads more input, waiting at most `timeout`. `Ok(false)` at end of stream or timeout.
+    fn fill(&mut self, timeout: Option<Duration>) -> Result<bool, ClientError> {
+        let _ = self.stream.set_read_timeout(timeout);
+        loop {
+            return match self.stream.read(&mut self.input) {
+                Ok(0) => Ok(false),
+                Ok(n) => {
+                    self.start = 0;
+                    self.end = n;
+                    Ok(true)
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    Ok(false)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(ClientError::Io(e)),
+            };
         }
     }
 
@@ -223,13 +272,14 @@ impl Client {
     /// server closes or the deadline.
     fn read_body(&mut self, raw: &[u8], deadline: Instant) -> String {
         let mut data = raw.to_vec();
+        let mut buf = [0u8; 16 * 1024];
         while Instant::now() < deadline && data.len() < 64 * 1024 {
             let _ = self
                 .stream
                 .set_read_timeout(Some(Duration::from_millis(300)));
-            match self.stream.read(&mut self.buf) {
+            match self.stream.read(&mut buf) {
                 Ok(0) | Err(_) => break,
-                Ok(n) => data.extend_from_slice(&self.buf[..n]),
+                Ok(n) => data.extend_from_slice(&buf[..n]),
             }
         }
         let start = data
@@ -240,6 +290,9 @@ impl Client {
     }
 
     fn flush(&mut self) -> Result<(), ClientError> {
+        if !self.conn.has_output() {
+            return Ok(());
+        }
         let out = self.conn.take_output();
         self.stream.write_all(&out).map_err(ClientError::Io)
     }
@@ -271,7 +324,7 @@ impl Client {
     }
 
     /// The socket and the protocol state machine, for callers that run their own I/O loop
-    /// (`wslens bench`). Events already read but not yet returned are dropped.
+    /// (`wslens bench`). Input read but not yet decoded is dropped.
     pub fn into_parts(self) -> (TcpStream, Connection) {
         (self.stream, self.conn)
     }
@@ -281,16 +334,19 @@ impl Client {
         self.conn.state()
     }
 
-    /// The next event, waiting at most `timeout` (`None`: forever). `Ok(None)` on timeout. A
-    /// connection that ends without a close frame yields a close event with code 1006.
+    /// The next event, waiting at most `timeout` (`None`: forever). `Ok(None)` on timeout or
+    /// after a clean end of stream. A connection that ends without a close frame yields a
+    /// close event with code 1006.
     pub fn next_event(
         &mut self,
         timeout: Option<Duration>,
     ) -> Result<Option<OwnedEvent>, ClientError> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            if let Some(e) = self.events.pop_front() {
-                return Ok(Some(e));
+            match self.step() {
+                Step::Event(e) => return Ok(Some(e)),
+                Step::Failed(e) => return Err(ClientError::Protocol(e)),
+                Step::NeedInput => {}
             }
             let left = match deadline {
                 Some(d) => {
@@ -303,8 +359,18 @@ impl Client {
                 None => None,
             };
             let _ = self.stream.set_read_timeout(left);
-            let n = match self.stream.read(&mut self.buf) {
-                Ok(n) => n,
+            match self.stream.read(&mut self.input) {
+                Ok(0) => {
+                    let code = self.conn.receive_eof();
+                    return Ok(code.map(|code| OwnedEvent::Close {
+                        code: Some(code),
+                        reason: String::new(),
+                    }));
+                }
+                Ok(n) => {
+                    self.start = 0;
+                    self.end = n;
+                }
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -313,25 +379,8 @@ impl Client {
                 {
                     return Ok(None)
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(ClientError::Io(e)),
-            };
-            if n == 0 {
-                return Ok(self.conn.receive_eof().map(|code| OwnedEvent::Close {
-                    code: Some(code),
-                    reason: String::new(),
-                }));
-            }
-            let chunk = self.buf[..n].to_vec();
-            let mut events = Vec::new();
-            let result = self.conn.receive(&chunk, &mut events);
-            self.events.extend(events);
-            // Automatic pongs and close replies.
-            self.flush()?;
-            if let Err(e) = result {
-                if self.events.is_empty() {
-                    return Err(ClientError::Protocol(e));
-                }
             }
         }
     }

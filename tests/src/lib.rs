@@ -229,7 +229,7 @@ impl Client {
         loop {
             for (i, e) in client.pending.iter().enumerate() {
                 if let OwnedEvent::Connected(r) = e {
-                    let r = r.clone();
+                    let r = (**r).clone();
                     client.pending.remove(i);
                     return Ok((client, r));
                 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Autobahn|Testsuite fuzzingserver against the wslens client (server/examples/autobahn_client.rs):
+# sections 1-10, every case OK or INFORMATIONAL in both `behavior` and `behaviorClose`.
+#
+#   bash tests/autobahn/client.sh [CASES]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+. tests/autobahn/lib.sh
+
+cases="${1:-[\"1.*\", \"2.*\", \"3.*\", \"4.*\", \"5.*\", \"6.*\", \"7.*\", \"8.*\", \"9.*\", \"10.*\"]}"
+port="${AUTOBAHN_CLIENT_PORT:-9002}"
+report="$root/target/autobahn-client-report"
+install_autobahn
+cargo build --release -p wslens-server --example autobahn_client --quiet
+
+rm -rf "$report"
+mkdir -p "$report"
+cat >"$report/spec.json" <<JSON
+{
+  "url": "ws://127.0.0.1:$port",
+  "outdir": "$report",
+  "cases": $cases,
+  "exclude-cases": [],
+  "exclude-agent-cases": {}
+}
+JSON
+echo "==> wstest -m fuzzingserver (cases $cases)"
+(cd "$report" && wstest -m fuzzingserver -s spec.json >"$report/wstest.log" 2>&1) &
+fuzzingserver=$!
+trap 'kill $fuzzingserver 2>/dev/null || true' EXIT
+wait_port "$port"
+./target/release/examples/autobahn_client "ws://127.0.0.1:$port" 2>"$report/client.log"
+kill $fuzzingserver 2>/dev/null || true
+trap - EXIT
+check_report "$report/index.json" wslens
