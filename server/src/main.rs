@@ -414,22 +414,35 @@ fn listen(args: ListenArgs) -> Result<(), String> {
             .unwrap_or_default()
     );
     let started = std::time::Instant::now();
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = interrupted.clone();
+    on_termination(move || flag.store(true, std::sync::atomic::Ordering::Release))
+        .map_err(|e| e.to_string())?;
+    let mut closing = false;
     loop {
-        match client.next_event(None).map_err(|e| e.to_string())? {
+        if !closing && interrupted.load(std::sync::atomic::Ordering::Acquire) {
+            // Ctrl-C: close cleanly (1000) and wait for the server's reply.
+            client
+                .close(wslens::CloseCode::NORMAL, "")
+                .map_err(|e| e.to_string())?;
+            closing = true;
+        }
+        match client
+            .next_event(Some(Duration::from_millis(200)))
+            .map_err(|e| e.to_string())?
+        {
             Some(OwnedEvent::Close { code, reason }) => {
-                print_event(
-                    &OwnedEvent::Close {
-                        code,
-                        reason: reason.clone(),
-                    },
-                    args.json,
-                    started,
-                );
+                let event = OwnedEvent::Close {
+                    code,
+                    reason: reason.clone(),
+                };
+                print_event(&event, args.json, started);
                 return closed(code, &reason);
             }
             Some(e) => {
                 print_event(&e, args.json, started);
             }
+            None if closing && client.state() == wslens::State::Closed => return Ok(()),
             None => {}
         }
     }

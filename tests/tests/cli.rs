@@ -305,3 +305,29 @@ fn bench_checks_every_echo_and_reports_json() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn listen_closes_cleanly_on_ctrl_c() {
+    let server = Server::start(&["--threads", "1"]);
+    let url = format!("ws://127.0.0.1:{}/chat/sigint", server.port);
+    let mut listener = Command::new(binary())
+        .args(["listen", &url])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(listener.stdout.take().unwrap()).lines();
+    assert!(lines.next().unwrap().unwrap().contains("join"));
+    let ok = Command::new("kill")
+        .arg("-INT")
+        .arg(listener.id().to_string())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let status = listener.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut listener.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("closed: 1000"), "{stderr}");
+}
