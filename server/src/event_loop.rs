@@ -559,9 +559,20 @@ impl EventLoop {
             });
             self.actions.extend(actions.into_iter().map(|a| (key, a)));
         }
+        // The 101 response leaves the protocol's buffer for the queue, so an idle connection
+        // keeps no output capacity.
+        let response = state.conn.take_output();
         conn.phase = Phase::Ws(state);
+        conn.push(Out::Owned(response));
         conn.last_message = now;
-        self.schedule(key, now);
+        // The handshake-deadline timer is still pending and will apply the keepalive rules
+        // when it fires; schedule earlier only if one of them is due before it.
+        let config = &self.shared.config;
+        let handshake_end = conn.created + config.handshake_timeout;
+        let keepalive = [config.ping_interval, config.idle_timeout].into_iter().flatten().min();
+        if let Some(first) = keepalive.map(|d| now + d).filter(|t| *t < handshake_end) {
+            self.schedule(key, first);
+        }
         if !rest.is_empty() {
             self.on_ws_bytes(key, rest, now);
         }
@@ -900,6 +911,12 @@ impl EventLoop {
                 Some(handshake_end)
             }
             Phase::Ws(ws) => {
+                // Idle compaction: a connection with nothing queued gives back its buffers'
+                // capacity, so an idle connection costs only its state.
+                if conn.queued == 0 && !ws.conn.has_output() {
+                    conn.queue = VecDeque::new();
+                    ws.conn.shrink_buffers();
+                }
                 if let Some(since) = conn
                     .closing_since
                     .or((ws.conn.state() == State::Closing).then_some(now))
