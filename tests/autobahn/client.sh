@@ -9,7 +9,7 @@ cd "$root"
 . tests/autobahn/lib.sh
 
 cases="${1:-[\"1.*\", \"2.*\", \"3.*\", \"4.*\", \"5.*\", \"6.*\", \"7.*\", \"8.*\", \"9.*\", \"10.*\"]}"
-port="${AUTOBAHN_CLIENT_PORT:-9002}"
+port="${AUTOBAHN_CLIENT_PORT:-$(free_port)}"
 report="$root/target/autobahn-client-report"
 install_autobahn
 cargo build --release -p wslens-server --example autobahn_client --quiet

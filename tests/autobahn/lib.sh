@@ -17,9 +17,10 @@ install_autobahn() {
   fi
 }
 
-# wstest ARGS... (run in the current directory)
+# wstest ARGS... (runs in the current directory; `exec`s, so call it in a subshell when it
+# must run in the background and be killed by PID)
 wstest() {
-  "$py2" -c "
+  exec "$py2" -c "
 import site, sys
 site.addsitedir('$site')
 sys.argv = ['wstest'] + sys.argv[1:]
@@ -46,6 +47,10 @@ for case in sorted(bad, key=lambda c: [int(x) for x in c.split(".")]):
 print("%d passed, %d failed" % (len(results) - len(bad), len(bad)))
 sys.exit(1 if bad or not results else 0)
 PY
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 wait_port() {

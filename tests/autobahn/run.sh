@@ -10,11 +10,11 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 
 cases="${1:-[\"1.*\", \"2.*\", \"3.*\", \"4.*\", \"5.*\", \"6.*\", \"7.*\", \"8.*\", \"9.*\", \"10.*\"]}"
-port="${AUTOBAHN_PORT:-9001}"
 report="$root/target/autobahn-report"
 
 . tests/autobahn/lib.sh
 install_autobahn
+port="${AUTOBAHN_PORT:-$(free_port)}"
 
 cargo build --release -p wslens-server --quiet
 ./target/release/wslens serve --port "$port" --threads 1 --www www >"$root/target/autobahn-server.log" 2>&1 &
