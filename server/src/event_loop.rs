@@ -569,7 +569,10 @@ impl EventLoop {
         // when it fires; schedule earlier only if one of them is due before it.
         let config = &self.shared.config;
         let handshake_end = conn.created + config.handshake_timeout;
-        let keepalive = [config.ping_interval, config.idle_timeout].into_iter().flatten().min();
+        let keepalive = [config.ping_interval, config.idle_timeout]
+            .into_iter()
+            .flatten()
+            .min();
         if let Some(first) = keepalive.map(|d| now + d).filter(|t| *t < handshake_end) {
             self.schedule(key, first);
         }

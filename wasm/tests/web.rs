@@ -1,0 +1,103 @@
+//! wasm-bindgen tests: `wasm-pack test --node` and `wasm-pack test --headless --chrome`.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+use wslens_wasm::{accept_key_js, build_frame, inspect_frames_js, inspect_handshake_js};
+
+fn get(obj: &JsValue, key: &str) -> JsValue {
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap()
+}
+
+fn num(obj: &JsValue, key: &str) -> f64 {
+    get(obj, key).as_f64().unwrap()
+}
+
+fn string(obj: &JsValue, key: &str) -> String {
+    get(obj, key).as_string().unwrap()
+}
+
+fn at(arr: &JsValue, i: u32) -> JsValue {
+    Array::from(arr).get(i)
+}
+
+const MASKED_HELLO: [u8; 11] = [
+    0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+];
+
+#[wasm_bindgen_test]
+fn masked_hello_fields_and_unmasking() {
+    let ins: JsValue = inspect_frames_js(&MASKED_HELLO, "auto").unwrap().into();
+    assert_eq!(string(&ins, "role"), "server");
+    assert!(get(&ins, "error").is_null());
+    let frame = at(&get(&ins, "frames"), 0);
+    let fields = get(&frame, "fields");
+    assert_eq!(Array::from(&fields).length(), 11);
+    let opcode = at(&fields, 4);
+    assert_eq!(string(&opcode, "field"), "opcode");
+    assert_eq!(string(&opcode, "bits"), "....0001");
+    assert_eq!(string(&opcode, "meaning"), "0x1: text frame");
+    assert_eq!(string(&opcode, "rfc"), "§5.2");
+    let payload = get(&frame, "payload");
+    let first = at(&payload, 0);
+    assert_eq!(
+        (
+            num(&first, "masked"),
+            num(&first, "keyByte"),
+            num(&first, "plain")
+        ),
+        (127.0, 55.0, 72.0)
+    );
+    let message = at(&get(&ins, "messages"), 0);
+    assert_eq!(string(&message, "text"), "Hello");
+}
+
+#[wasm_bindgen_test]
+fn rfc_examples_fragmented_ping_and_long_headers() {
+    let fragmented = [0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f];
+    let ins: JsValue = inspect_frames_js(&fragmented, "client").unwrap().into();
+    assert_eq!(Array::from(&get(&ins, "frames")).length(), 2);
+    assert_eq!(string(&at(&get(&ins, "messages"), 0), "text"), "Hello");
+    let ping = [0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+    let ins: JsValue = inspect_frames_js(&ping, "client").unwrap().into();
+    assert_eq!(string(&at(&get(&ins, "messages"), 0), "type"), "ping");
+    let ins: JsValue = inspect_frames_js(&[0x82, 0x7E, 0x01, 0x00], "client")
+        .unwrap()
+        .into();
+    assert_eq!(num(&ins, "needMore"), 256.0);
+}
+
+#[wasm_bindgen_test]
+fn malformed_frames_pin_the_error_and_close_code() {
+    let ins: JsValue = inspect_frames_js(&[0x83, 0x80, 0, 0, 0, 0], "server")
+        .unwrap()
+        .into();
+    let err = get(&ins, "error");
+    assert_eq!((num(&err, "offset"), num(&err, "closeCode")), (0.0, 1002.0));
+    assert_eq!(string(&err, "rule"), "reserved opcode");
+    let ins: JsValue = inspect_frames_js(&[0x81, 0x82, 0, 0, 0, 0, 0xff, 0xfe], "server")
+        .unwrap()
+        .into();
+    assert_eq!(num(&get(&ins, "error"), "closeCode"), 1007.0);
+    assert!(inspect_frames_js(&MASKED_HELLO, "nobody").is_err());
+}
+
+#[wasm_bindgen_test]
+fn builder_and_accept_key() {
+    let frame: Uint8Array =
+        build_frame(true, 0, 1, Some(vec![0x37, 0xfa, 0x21, 0x3d]), b"Hello").unwrap();
+    assert_eq!(frame.to_vec(), MASKED_HELLO);
+    assert!(build_frame(true, 0, 3, None, b"").is_err());
+    assert!(build_frame(true, 0, 1, Some(vec![1, 2]), b"").is_err());
+    let steps: JsValue = accept_key_js("dGhlIHNhbXBsZSBub25jZQ==").into();
+    assert_eq!(
+        string(&steps, "sha1Hex"),
+        "b37a4f2cc0624f1690f64606cf385945b2bec4ea"
+    );
+    assert_eq!(string(&steps, "accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    let req = b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n";
+    let hs: JsValue = inspect_handshake_js(req).into();
+    assert_eq!(num(&get(&hs, "error"), "status"), 426.0);
+    let _ = Object::new();
+}
