@@ -5,6 +5,7 @@
 #   - Python `websockets` + pytest in target/pyvenv
 #   - Debian's chromium (apt) and the npm packages ws + playwright-core in tests/node
 #   - Autobahn|Testsuite 0.8.2 in target/autobahn-py2
+#   - wasm-bindgen-cli and wasm-pack (cargo install), Debian's chromium-driver
 #
 #   bash scripts/test.sh
 set -euo pipefail
@@ -14,8 +15,9 @@ root="$PWD"
 step() { printf '\n==> %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-step "toolchain targets"
-rustup target add wasm32-unknown-unknown >/dev/null
+step "toolchain targets and the wasm tools"
+. scripts/wasm.sh
+ensure_wasm_tools
 
 step "build the server binary (used by the end-to-end tests)"
 cargo build -p wslens-server
@@ -32,11 +34,18 @@ if [ ! -x target/pyvenv/bin/python ]; then python3 -m venv target/pyvenv; fi
 target/pyvenv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 target/pyvenv/bin/python -m pytest -q tests/python
 
-step "Node ws and headless Chromium against the server"
-if [ ! -x /usr/bin/chromium ]; then
+step "Debian chromium and chromium-driver"
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
+
+step "the wasm module: wasm-pack test in Node.js and in headless Chromium"
+wasm-pack --quiet test --node wasm
+CHROMEDRIVER=/usr/bin/chromedriver wasm-pack --quiet test --headless --chrome wasm
+build_page
+
+step "Node ws, and headless Chromium on the page served by wslens (inspector, live client)"
 (cd tests/node && npm ci --no-audit --no-fund --silent && npm test)
 
 step "Autobahn|Testsuite fuzzingclient against the server, sections 1-10"

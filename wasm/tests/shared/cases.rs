@@ -1,5 +1,5 @@
-//! wasm-bindgen tests: `wasm-pack test --node` and `wasm-pack test --headless --chrome`.
-#![cfg(target_arch = "wasm32")]
+// The wasm tests, shared by `node.rs` (`wasm-pack test --node`) and `browser.rs`
+// (`wasm-pack test --headless --chrome`).
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::JsValue;

@@ -1,0 +1,30 @@
+# Sourced by serve.sh and test.sh: installs the wasm toolchain idempotently and builds the page's
+# wasm module into www/pkg.
+#   - the wasm32-unknown-unknown rustup target
+#   - wasm-bindgen-cli at exactly the version Cargo.lock pins for the `wasm-bindgen` crate
+#     (from crates.io: downloads from GitHub are not possible here)
+#   - wasm-pack (from crates.io); wasm-opt stays off (wasm/Cargo.toml), so nothing is downloaded
+
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+ensure_wasm_tools() {
+  rustup target add wasm32-unknown-unknown >/dev/null
+  local want
+  want="$(wasm_bindgen_version)"
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+    echo "==> installing wasm-bindgen-cli $want (cargo install, a few minutes once)"
+    cargo install wasm-bindgen-cli --version "$want" --force
+  fi
+  if ! command -v wasm-pack >/dev/null; then
+    echo "==> installing wasm-pack (cargo install, a few minutes once)"
+    cargo install wasm-pack --locked
+  fi
+}
+
+build_page() {
+  echo "==> building the wasm module into www/pkg"
+  wasm-pack --quiet build wasm --target web --mode no-install --release --out-dir ../www/pkg --no-typescript
+  echo "    www/pkg/wslens_wasm_bg.wasm: $(wc -c <www/pkg/wslens_wasm_bg.wasm) bytes"
+}

@@ -1,0 +1,148 @@
+// The inspector page in headless Chromium (Debian chromium + playwright-core), served by the
+// real `wslens serve`, with the wasm module built into www/pkg. Screenshots of each view are
+// kept in target/screenshots/ as test artifacts.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startServer } from './server.mjs';
+
+const shots = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../target/screenshots');
+mkdirSync(shots, { recursive: true });
+
+let server, browser, page;
+const consoleErrors = [];
+before(async () => {
+  server = await startServer(['--threads', '1']);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  await page.goto(`${server.http}/`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 10000 });
+});
+after(async () => {
+  await browser?.close();
+  const { code } = await server.stop();
+  assert.equal(code, 0);
+});
+
+async function inspect(hex, role = 'auto') {
+  await page.click('#tab-inspect');
+  await page.fill('#input', hex);
+  await page.selectOption('#format', 'hex');
+  await page.selectOption('#role', role);
+  await page.click('#inspect-btn');
+}
+
+test('the RFC masked "Hello": fields, bytes and message', async () => {
+  await inspect('81 85 37 fa 21 3d 7f 9f 4d 51 58');
+  const rows = await page.$$eval('#fields tbody tr', (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+  assert.equal(rows.length, 11);
+  assert.deepEqual(rows[0].slice(0, 4), ['0', 'FIN', '1.......', '1']);
+  assert.deepEqual(rows[4].slice(1, 5), ['opcode', '....0001', '0x1', '0x1: text frame']);
+  assert.deepEqual(rows[6].slice(1, 4), ['payload len', '.0000101', '5']);
+  assert.equal(rows[7][1], 'masking-key[0]');
+  assert.equal(rows[7][5], '§5.3');
+  assert.match(await page.textContent('#messages'), /text frame of 5 bytes from frame 0: "Hello"/);
+  assert.match(await page.textContent('#verdict'), /Valid: every byte read/);
+  assert.equal(await page.$$eval('#hexgrid .byte', (b) => b.length), 11);
+  // Hovering a byte highlights its field row, and the other way round.
+  await page.hover('#hexgrid .byte[data-offset="1"]');
+  assert.equal(await page.$$eval('#fields tbody tr.hl', (r) => r.length), 2, 'MASK and payload len share byte 1');
+  await page.hover('#fields tbody tr:nth-child(8)');
+  assert.equal(await page.$eval('#hexgrid .byte.hl', (b) => b.dataset.offset), '2');
+  await page.screenshot({ path: path.join(shots, 'inspector.png'), fullPage: true });
+});
+
+test('the unmasking walkthrough steps forward and back', async () => {
+  await inspect('81 85 37 fa 21 3d 7f 9f 4d 51 58');
+  await page.click('#tab-unmask');
+  assert.match(await page.textContent('#unmask-step'), /masked\[0\] 7f XOR key\[0 mod 4 = 0\] 37 = plain\[0\] 48 'H'/);
+  for (let i = 0; i < 4; i++) await page.click('#unmask-next');
+  assert.match(await page.textContent('#unmask-step'), /masked\[4\] 58 XOR key\[4 mod 4 = 0\] 37 = plain\[4\] 6f 'o'/);
+  assert.match(await page.textContent('#unmask-so-far'), /"Hello"/);
+  await page.click('#unmask-prev');
+  assert.match(await page.textContent('#unmask-step'), /masked\[3\] 51 XOR key\[3 mod 4 = 3\] 3d = plain\[3\] 6c 'l'/);
+  await page.screenshot({ path: path.join(shots, 'unmasking.png'), fullPage: true });
+});
+
+test('the parser step-through says what the decoder waits for', async () => {
+  await inspect('81 85 37 fa 21 3d 7f 9f 4d 51 58');
+  await page.click('#tab-step');
+  await page.click('#step-back'); // clamps at 0
+  for (let i = 0; i < 11; i++) await page.click('#step-back');
+  await page.click('#step-fwd');
+  assert.match(await page.textContent('#step-state'), /waiting for byte 1 of the header: MASK, payload len: at least 5 more byte/);
+  await page.fill('#step-n', '3');
+  await page.click('#step-fwd-n');
+  assert.match(await page.textContent('#step-state'), /waiting for the masking key: at least 2 more byte/);
+  await page.click('#step-all');
+  assert.match(await page.textContent('#step-state'), /1 message\(s\) complete/);
+  await page.screenshot({ path: path.join(shots, 'step-through.png'), fullPage: true });
+});
+
+test('build a frame and inspect it', async () => {
+  await page.click('#tab-build');
+  await page.selectOption('#b-opcode', '2');
+  await page.fill('#b-payload', 'wslens');
+  await page.click('#b-build');
+  const built = await page.textContent('#b-out');
+  assert.match(built, /^82 86 37 fa 21 3d /);
+  await page.screenshot({ path: path.join(shots, 'builder.png'), fullPage: true });
+  await page.click('#b-send');
+  assert.equal(await page.getAttribute('#tab-inspect', 'aria-selected'), 'true');
+  assert.match(await page.textContent('#messages'), /binary frame of 6 bytes/);
+  assert.match(await page.textContent('#fields'), /0x2: binary frame/);
+});
+
+test('a malformed frame shows the error, its byte and the close code', async () => {
+  await inspect('81 85 37 fa 21 3d 7f 9f 4d 51 58 83 80 00 00 00 00');
+  const text = await page.textContent('#verdict');
+  assert.match(text, /Error at byte 11: reserved opcode \(RFC 6455 §5.2\)\. A server closes with 1002/);
+  assert.equal(await page.$eval('#hexgrid .byte.err', (b) => b.dataset.offset), '11');
+  await page.screenshot({ path: path.join(shots, 'error.png'), fullPage: true });
+  await inspect('81 05 48 65 6c 6c 6f', 'server');
+  assert.match(await page.textContent('#verdict'), /client frame is not masked .*1002/);
+});
+
+test('the handshake view computes the accept key step by step', async () => {
+  await page.click('#tab-handshake');
+  await page.click('#hs-btn');
+  const steps = await page.textContent('#accept-steps');
+  assert.match(steps, /258EAFA5-E914-47DA-95CA-C5AB0DC85B11/);
+  assert.match(steps, /b37a4f2cc0624f1690f64606cf385945b2bec4ea/);
+  assert.match(steps, /s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=/);
+  await page.screenshot({ path: path.join(shots, 'handshake.png'), fullPage: true });
+});
+
+test('live: echo shows the masked bytes the browser sent, clickable into the inspector', async () => {
+  await page.click('#tab-live');
+  await page.click('#echo-connect');
+  await page.waitForFunction(() => document.getElementById('echo-state').textContent === 'open');
+  await page.fill('#echo-text', 'Hello');
+  await page.click('#echo-form button[type=submit]');
+  await page.waitForSelector('#echo-log li.wire a.inspect');
+  const log = await page.textContent('#echo-log');
+  assert.match(log, /← Hello/);
+  const sent = await page.textContent('#echo-log li.wire a.inspect');
+  // FIN + text, MASK + length 5, a 4-byte key chosen by the browser, 5 masked bytes.
+  assert.match(sent, /^81 85( [0-9a-f]{2}){9}$/);
+  await page.screenshot({ path: path.join(shots, 'live.png'), fullPage: true });
+  await page.click('#echo-log li.wire a.inspect');
+  assert.match(await page.textContent('#messages'), /text frame of 5 bytes from frame 0: "Hello"/);
+  await page.click('#tab-live');
+  await page.click('#echo-close');
+  await page.waitForFunction(() => document.getElementById('echo-state').textContent === 'closed');
+  assert.match(await page.textContent('#echo-log'), /closed: code 1000/);
+});
+
+test('no console errors', () => {
+  assert.deepEqual(consoleErrors, []);
+});

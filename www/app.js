@@ -1,0 +1,371 @@
+// The wslens page. Everything about bytes comes from the wasm module (the real wslens parser):
+// this file only draws what it returns.
+import init, { inspectFrames, inspectHandshake, buildFrame, acceptKey } from './pkg/wslens_wasm.js';
+
+const $ = (id) => document.getElementById(id);
+const el = (tag, attrs = {}, ...children) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') e.className = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+};
+const hex2 = (b) => b.toString(16).padStart(2, '0');
+const hexOf = (bytes) => Array.from(bytes, hex2).join(' ');
+const printable = (b) => (b >= 0x20 && b < 0x7f ? `'${String.fromCharCode(b)}'` : '');
+
+// ---- Tabs -------------------------------------------------------------------------------
+const tabs = [...document.querySelectorAll('[role="tab"]')];
+function selectTab(tab) {
+  for (const t of tabs) {
+    const on = t === tab;
+    t.setAttribute('aria-selected', String(on));
+    t.tabIndex = on ? 0 : -1;
+    $(t.getAttribute('aria-controls')).hidden = !on;
+  }
+  tab.focus();
+}
+tabs.forEach((t, i) => {
+  t.addEventListener('click', () => selectTab(t));
+  t.addEventListener('keydown', (e) => {
+    if (e.key === 'ArrowRight') selectTab(tabs[(i + 1) % tabs.length]);
+    if (e.key === 'ArrowLeft') selectTab(tabs[(i + tabs.length - 1) % tabs.length]);
+  });
+});
+
+// ---- Input ------------------------------------------------------------------------------
+function parseInput(text, format) {
+  if (format === 'text') return new TextEncoder().encode(text);
+  if (format === 'base64') {
+    const bin = atob(text.replace(/\s+/g, ''));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  }
+  const digits = text.replace(/0x/gi, '').replace(/[\s,:-]/g, '');
+  if (/[^0-9a-f]/i.test(digits)) throw new Error('not hex: choose base64 or text as the format');
+  if (digits.length % 2) throw new Error(`odd number of hex digits (${digits.length})`);
+  return Uint8Array.from(digits.match(/../g) ?? [], (p) => parseInt(p, 16));
+}
+
+let state = { bytes: new Uint8Array(), ins: null, frame: 0, unmaskAt: 0, stepAt: 0 };
+
+function currentBytes() {
+  return parseInput($('input').value, $('format').value);
+}
+
+function inspect() {
+  try {
+    state.bytes = currentBytes();
+  } catch (e) {
+    $('status').textContent = e.message;
+    return;
+  }
+  state.ins = inspectFrames(state.bytes, $('role').value);
+  state.frame = 0;
+  state.unmaskAt = 0;
+  state.stepAt = Math.min(state.stepAt, state.bytes.length);
+  $('status').textContent = `${state.bytes.length} bytes, read by a ${state.ins.role}`;
+  renderInspector();
+  renderUnmask();
+  renderStep();
+}
+
+// ---- Inspector --------------------------------------------------------------------------
+/// Which field (kind and row) each byte offset belongs to.
+function byteMap(ins) {
+  const map = new Map();
+  ins.frames.forEach((f, fi) => {
+    for (const row of f.fields) {
+      for (let i = 0; i < row.length; i++) {
+        const at = row.offset + i;
+        const entry = map.get(at) ?? { frame: fi, kinds: [], rows: [] };
+        entry.kinds.push(row.kind);
+        entry.rows.push(row);
+        map.set(at, entry);
+      }
+    }
+    for (const p of f.payload) map.set(p.offset, { frame: fi, kinds: ['payload'], rows: [], payload: p });
+  });
+  return map;
+}
+
+function highlight(offsets) {
+  document.querySelectorAll('.hl').forEach((e) => e.classList.remove('hl'));
+  for (const o of offsets) {
+    document.querySelectorAll(`[data-offset="${o}"]`).forEach((e) => e.classList.add('hl'));
+  }
+}
+
+function renderInspector() {
+  const { ins, bytes } = state;
+  const map = byteMap(ins);
+  const grid = $('hexgrid');
+  grid.replaceChildren();
+  let lastFrame = 0;
+  bytes.forEach((b, i) => {
+    const info = map.get(i);
+    if (info && info.frame !== lastFrame) {
+      grid.append(el('span', { class: 'frame-break', 'aria-hidden': 'true' }));
+      lastFrame = info.frame;
+    }
+    const kind = info ? info.kinds[0] : 'unread';
+    const title = info?.payload
+      ? `payload[${info.payload.index}]: ${hex2(info.payload.masked)} XOR key[${info.payload.keyIndex}] ${hex2(info.payload.keyByte)} = ${hex2(info.payload.plain)} ${printable(info.payload.plain)}`
+      : info ? info.rows.map((r) => `${r.field} = ${r.value}: ${r.meaning}`).join('\n') : 'not read (after an error or past the input)';
+    const span = el('span', { class: `byte k-${kind}`, 'data-offset': i, tabindex: '0', title, role: 'button', 'aria-label': `byte ${i}: ${hex2(b)}. ${title}` }, hex2(b));
+    if (ins.error && ins.error.offset === i) span.classList.add('err');
+    const offsets = [i];
+    span.addEventListener('mouseenter', () => highlight(offsets));
+    span.addEventListener('focus', () => highlight(offsets));
+    span.addEventListener('keydown', (e) => {
+      const next = e.key === 'ArrowRight' ? span.nextElementSibling : e.key === 'ArrowLeft' ? span.previousElementSibling : null;
+      const target = next?.classList.contains('frame-break') ? (e.key === 'ArrowRight' ? next.nextElementSibling : next.previousElementSibling) : next;
+      target?.focus();
+    });
+    grid.append(span);
+  });
+
+  // Bits of the first two bytes of the selected frame.
+  const frame = ins.frames[state.frame];
+  const bits = $('bits');
+  bits.replaceChildren();
+  if (frame) {
+    const b0 = bytes[frame.start] ?? 0;
+    const b1 = bytes[frame.start + 1];
+    const labels = ['FIN', 'RSV1', 'RSV2', 'RSV3', 'op', 'op', 'op', 'op', 'MASK', 'len', 'len', 'len', 'len', 'len', 'len', 'len'];
+    const kinds = ['fin', 'rsv1', 'rsv2', 'rsv3', 'opcode', 'opcode', 'opcode', 'opcode', 'mask', 'payloadLen', 'payloadLen', 'payloadLen', 'payloadLen', 'payloadLen', 'payloadLen', 'payloadLen'];
+    for (let i = 0; i < 16; i++) {
+      const byte = i < 8 ? b0 : b1;
+      const bit = byte === undefined ? '·' : (byte >> (7 - (i % 8))) & 1;
+      bits.append(el('div', { class: `k-${kinds[i]}`, style: `border-bottom:3px solid var(--${kinds[i]})`, 'data-offset': frame.start + (i < 8 ? 0 : 1) }, String(bit)));
+    }
+    for (const l of labels) bits.append(el('div', { class: 'label' }, l));
+  }
+
+  // Timeline of frames and the messages they carried.
+  const timeline = $('timeline');
+  timeline.replaceChildren();
+  ins.frames.forEach((f, i) => {
+    const name = f.header ? f.header.opcodeName : 'incomplete header';
+    const btn = el('button', { 'aria-pressed': String(i === state.frame), onclick: () => { state.frame = i; state.unmaskAt = 0; renderInspector(); renderUnmask(); } },
+      `frame ${i}: ${name}${f.header ? `, ${f.header.payloadLength} B` : ''}${f.header && !f.header.fin ? ', FIN=0' : ''}${f.complete ? '' : ' …'}`);
+    timeline.append(btn);
+  });
+  const messages = $('messages');
+  messages.replaceChildren();
+  for (const m of ins.messages) {
+    let what = m.text !== undefined ? JSON.stringify(m.text) : m.data ? `${m.data.length} bytes: ${hexOf(m.data.slice(0, 32))}${m.data.length > 32 ? ' …' : ''}` : '';
+    if (m.closeCode !== undefined) what = m.closeCode === null ? 'no status code' : `code ${m.closeCode} (${m.closeMeaning}) ${JSON.stringify(m.text)}`;
+    messages.append(el('p', { class: 'message' }, `${m.type} of ${m.length} bytes from frame${m.frames.length > 1 ? 's' : ''} ${m.frames.join(', ')}: ${what}`));
+  }
+
+  // Verdict: error, partial, or valid.
+  const verdict = $('verdict');
+  if (ins.error) {
+    verdict.replaceChildren(el('div', { class: 'error-box', id: 'error' },
+      el('strong', {}, `Error at byte ${ins.error.offset}: `), `${ins.error.rule} (RFC 6455 ${ins.error.rfc}). `,
+      el('strong', {}, `A server closes with ${ins.error.closeCode}`), ` (${ins.error.closeMeaning}).`));
+  } else if (ins.needMore !== null) {
+    verdict.replaceChildren(el('div', { class: 'info-box' }, `Incomplete: at least ${ins.needMore} more byte(s) needed; waiting for ${ins.waitingFor}.`));
+  } else {
+    verdict.replaceChildren(el('div', { class: 'ok-box' }, `Valid: every byte read.${ins.reply.length ? ` The receiver answers with ${hexOf(ins.reply)}.` : ''}`));
+  }
+
+  // Field table for the selected frame.
+  const tbody = $('fields').tBodies[0];
+  tbody.replaceChildren();
+  for (const row of frame?.fields ?? []) {
+    const offsets = Array.from({ length: row.length }, (_, i) => row.offset + i);
+    const tr = el('tr', { 'data-offset': row.offset, tabindex: '0' },
+      el('td', { class: 'mono' }, row.length > 1 ? `${row.offset}-${row.offset + row.length - 1}` : String(row.offset)),
+      el('td', {}, el('span', { class: 'swatch', style: `background:var(--${row.kind})` }), row.field),
+      el('td', { class: 'mono' }, row.bits),
+      el('td', { class: 'mono' }, row.kind === 'opcode' || row.kind === 'maskingKey' ? `0x${row.value.toString(16).toUpperCase()}` : String(row.value)),
+      el('td', {}, row.meaning, row.remark ? el('div', { class: 'sys' }, `note: ${row.remark}`) : ''),
+      el('td', {}, row.rfc));
+    tr.addEventListener('mouseenter', () => highlight(offsets));
+    tr.addEventListener('focus', () => highlight(offsets));
+    tbody.append(tr);
+  }
+}
+
+// ---- Unmasking walkthrough --------------------------------------------------------------
+function renderUnmask() {
+  const frame = state.ins?.frames[state.frame];
+  const payload = frame?.payload ?? [];
+  const key = frame?.header?.key;
+  if (!frame || !payload.length) {
+    $('unmask-pos').textContent = 'no payload in this frame';
+    $('unmask-key').textContent = $('unmask-step').textContent = $('unmask-so-far').textContent = '';
+    return;
+  }
+  state.unmaskAt = Math.max(0, Math.min(state.unmaskAt, payload.length - 1));
+  const p = payload[state.unmaskAt];
+  $('unmask-pos').textContent = `frame ${state.frame}, payload byte ${p.index + 1} of ${payload.length}`;
+  const keyLine = $('unmask-key');
+  keyLine.replaceChildren('key: ');
+  if (key) key.forEach((k, i) => keyLine.append(el('span', { class: `key${i}` }, `[${i}] ${hex2(k)} `)));
+  else keyLine.append('none (this frame is not masked: plain = received)');
+  $('unmask-step').replaceChildren(
+    `masked[${p.index}] ${hex2(p.masked)} XOR `,
+    el('span', { class: `key${p.keyIndex}` }, `key[${p.index} mod 4 = ${p.keyIndex}] ${hex2(p.keyByte)}`),
+    ` = plain[${p.index}] ${hex2(p.plain)} ${printable(p.plain)}`);
+  const soFar = payload.slice(0, state.unmaskAt + 1).map((b) => b.plain);
+  $('unmask-so-far').textContent = `plain so far: ${hexOf(soFar)}  ${JSON.stringify(new TextDecoder().decode(Uint8Array.from(soFar)))}`;
+}
+$('unmask-prev').addEventListener('click', () => { state.unmaskAt--; renderUnmask(); });
+$('unmask-next').addEventListener('click', () => { state.unmaskAt++; renderUnmask(); });
+
+// ---- Parser step-through ----------------------------------------------------------------
+function renderStep() {
+  const n = Math.max(0, Math.min(state.stepAt, state.bytes.length));
+  state.stepAt = n;
+  const ins = inspectFrames(state.bytes.slice(0, n), state.ins?.role ?? 'auto');
+  $('step-pos').textContent = `fed ${n} of ${state.bytes.length} bytes`;
+  const lines = [];
+  if (ins.error) lines.push(`error at byte ${ins.error.offset}: ${ins.error.rule} → close ${ins.error.closeCode}`);
+  else if (n === 0) lines.push('nothing fed yet: waiting for byte 0 of a frame header (FIN, RSV1-3, opcode)');
+  else if (ins.needMore !== null) lines.push(`waiting for ${ins.waitingFor}: at least ${ins.needMore} more byte(s)`);
+  else lines.push(`every byte fed so far is read; next: ${ins.waitingFor}`);
+  lines.push(`${ins.frames.length} frame(s) started, ${ins.messages.length} message(s) complete`);
+  $('step-state').textContent = lines.join('\n');
+  const tbody = $('step-fields').tBodies[0];
+  tbody.replaceChildren();
+  for (const f of ins.frames) {
+    for (const r of f.fields) tbody.append(el('tr', {}, el('td', { class: 'mono' }, String(r.offset)), el('td', {}, r.field), el('td', { class: 'mono' }, String(r.value)), el('td', {}, r.meaning)));
+    if (f.payload.length) tbody.append(el('tr', {}, el('td', { class: 'mono' }, `${f.payload[0].offset}…`), el('td', {}, 'payload'), el('td', { class: 'mono' }, `${f.payload.length} B`), el('td', {}, 'unmasked as they arrive')));
+  }
+}
+$('step-back').addEventListener('click', () => { state.stepAt--; renderStep(); });
+$('step-fwd').addEventListener('click', () => { state.stepAt++; renderStep(); });
+$('step-fwd-n').addEventListener('click', () => { state.stepAt += Math.max(1, Number($('step-n').value) || 1); renderStep(); });
+$('step-all').addEventListener('click', () => { state.stepAt = state.bytes.length; renderStep(); });
+
+// ---- Builder ----------------------------------------------------------------------------
+let built = new Uint8Array();
+function build() {
+  try {
+    const rsv = ($('b-rsv1').checked ? 4 : 0) | ($('b-rsv2').checked ? 2 : 0) | ($('b-rsv3').checked ? 1 : 0);
+    const key = $('b-mask').checked ? parseInput($('b-key').value, 'hex') : undefined;
+    built = buildFrame($('b-fin').checked, rsv, Number($('b-opcode').value), key, new TextEncoder().encode($('b-payload').value));
+    $('b-out').textContent = hexOf(built);
+  } catch (e) {
+    $('b-out').textContent = `cannot build: ${e.message}`;
+  }
+}
+$('b-build').addEventListener('click', build);
+$('b-copy').addEventListener('click', async () => { build(); await navigator.clipboard?.writeText(hexOf(built)).catch(() => {}); });
+$('b-send').addEventListener('click', () => {
+  build();
+  $('input').value = hexOf(built);
+  $('format').value = 'hex';
+  $('role').value = 'auto';
+  inspect();
+  selectTab($('tab-inspect'));
+});
+
+// ---- Handshake --------------------------------------------------------------------------
+function handshake() {
+  const text = $('hs-input').value.replace(/\r?\n/g, '\r\n').replace(/(\r\n)*$/, '\r\n\r\n');
+  const hs = inspectHandshake(new TextEncoder().encode(text));
+  const out = $('hs-out');
+  out.replaceChildren();
+  if (hs.error) out.append(el('div', { class: 'error-box' }, `Refused: ${hs.error.reason}. The server answers HTTP ${hs.error.status}.`));
+  else if (!hs.isResponse && hs.headLength !== null) out.append(el('div', { class: 'ok-box' }, 'Valid: the server answers 101 Switching Protocols.'));
+  const table = el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'bytes'), el('th', {}, 'header'), el('th', {}, 'value'))));
+  const body = el('tbody');
+  for (const h of hs.headers) body.append(el('tr', {}, el('td', { class: 'mono' }, `${h.start}..${h.end}`), el('td', {}, h.name), el('td', { class: 'mono' }, h.value)));
+  table.append(body);
+  out.append(el('p', { class: 'mono' }, hs.startLine), table);
+  const steps = hs.accept;
+  if (steps) {
+    out.append(el('h3', {}, 'Sec-WebSocket-Accept, step by step (RFC 6455 §1.3)'),
+      el('ol', { class: 'mono', id: 'accept-steps' },
+        el('li', {}, `key: ${steps.key}`),
+        el('li', {}, `key + GUID: ${steps.concatenated}`),
+        el('li', {}, `SHA-1: ${steps.sha1Hex}`),
+        el('li', {}, `base64: ${steps.accept}`)));
+  }
+}
+$('hs-btn').addEventListener('click', handshake);
+
+// ---- Live -------------------------------------------------------------------------------
+const wsBase = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
+function log(list, cls, ...content) {
+  list.append(el('li', { class: cls }, ...content));
+  list.scrollTop = list.scrollHeight;
+}
+function inspectLink(label, hex, role) {
+  return el('a', { class: 'inspect', tabindex: '0', role: 'button', onclick: () => {
+    $('input').value = hex; $('format').value = 'hex'; $('role').value = role; inspect(); selectTab($('tab-inspect'));
+  } }, label);
+}
+function client({ path, protocols, stateEl, list, onMessage }) {
+  let ws = null;
+  return {
+    connect() {
+      if (ws && ws.readyState <= WebSocket.OPEN) return;
+      if (!location.host) { log(list, 'sys', 'open this page from wslens serve to use the live views'); return; }
+      ws = new WebSocket(`${wsBase}${path()}`, protocols);
+      ws.binaryType = 'arraybuffer';
+      stateEl.textContent = 'connecting';
+      ws.onopen = () => { stateEl.textContent = 'open'; log(list, 'sys', `open (subprotocol: ${ws.protocol || 'none'})`); };
+      ws.onmessage = (e) => onMessage(e.data);
+      ws.onerror = () => log(list, 'sys', 'error');
+      ws.onclose = (e) => { stateEl.textContent = 'closed'; log(list, 'sys', `closed: code ${e.code}${e.reason ? ` "${e.reason}"` : ''}${e.wasClean ? '' : ' (not clean)'}`); };
+    },
+    send(text) {
+      if (!ws || ws.readyState !== WebSocket.OPEN) { log(list, 'sys', 'not connected'); return; }
+      ws.send(text);
+      log(list, 'out', `→ ${text}`);
+    },
+    close() { ws?.close(1000, 'bye'); },
+  };
+}
+const echoLog = $('echo-log');
+const echo = client({
+  path: () => '/echo', protocols: ['wslens.wire'], stateEl: $('echo-state'), list: echoLog,
+  onMessage(data) {
+    if (typeof data === 'string' && data.startsWith('{"wire":')) {
+      const { wire } = JSON.parse(data);
+      const spaced = (h) => h.match(/../g)?.join(' ') ?? '';
+      log(echoLog, 'wire', 'your browser sent (masked): ', inspectLink(spaced(wire.in), spaced(wire.in), 'server'));
+      log(echoLog, 'wire', 'the server wrote: ', inspectLink(spaced(wire.out), spaced(wire.out), 'client'));
+    } else {
+      log(echoLog, 'in', `← ${typeof data === 'string' ? data : `[${data.byteLength} bytes]`}`);
+    }
+  },
+});
+$('echo-connect').addEventListener('click', () => echo.connect());
+$('echo-close').addEventListener('click', () => echo.close());
+$('echo-form').addEventListener('submit', (e) => { e.preventDefault(); echo.send($('echo-text').value); });
+const chatLog = $('chat-log');
+const chat = client({
+  path: () => `/chat/${encodeURIComponent($('chat-room').value || 'lobby')}`, protocols: [], stateEl: $('chat-state'), list: chatLog,
+  onMessage(data) { log(chatLog, 'in', `← ${data}`); },
+});
+$('chat-connect').addEventListener('click', () => chat.connect());
+$('chat-form').addEventListener('submit', (e) => { e.preventDefault(); chat.send($('chat-text').value); $('chat-text').value = ''; });
+
+// ---- Start ------------------------------------------------------------------------------
+$('inspect-btn').addEventListener('click', inspect);
+$('input').addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) inspect(); });
+$('input').addEventListener('dragover', (e) => e.preventDefault());
+$('input').addEventListener('drop', async (e) => {
+  e.preventDefault();
+  const file = e.dataTransfer.files[0];
+  if (!file) return;
+  const data = new Uint8Array(await file.arrayBuffer());
+  $('input').value = hexOf(data);
+  $('format').value = 'hex';
+  inspect();
+});
+
+await init();
+globalThis.wslens = { inspectFrames, inspectHandshake, buildFrame, acceptKey };
+inspect();
+build();
+handshake();
+document.body.dataset.ready = 'true';
