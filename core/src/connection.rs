@@ -861,14 +861,16 @@ impl<T: Tracer> Connection<T> {
         &mut self.out
     }
 
-    /// See [`Sender::send_text`].
+    /// Sends a text message, fragmented per [`Config::fragment_size`].
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.out.send_text(text)
+        self.out
+            .send(OpCode::Text, text.as_bytes(), self.config.fragment_size)
     }
 
-    /// See [`Sender::send_binary`].
+    /// Sends a binary message, fragmented per [`Config::fragment_size`].
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.out.send_binary(data)
+        self.out
+            .send(OpCode::Binary, data, self.config.fragment_size)
     }
 
     /// See [`Sender::send`].

@@ -190,3 +190,33 @@ fn read_with_answers_a_message_while_it_is_borrowed() {
         "the echo is the RFC's unmasked Hello"
     );
 }
+
+#[test]
+fn outgoing_messages_are_fragmented_at_the_configured_size() {
+    let cfg = wslens::Config {
+        fragment_size: Some(3),
+        ..wslens::Config::default()
+    };
+    let mut s = wslens::Connection::accepted(cfg);
+    s.send_text("Hello").unwrap();
+    // RFC 6455 §5.7's fragmented "Hel" + "lo", exactly.
+    assert_eq!(s.take_output(), FRAGMENTED_HEL_LO);
+    s.send_binary(&[1, 2, 3]).unwrap();
+    assert_eq!(
+        s.take_output(),
+        [0x82, 0x03, 1, 2, 3],
+        "a message that fits is one frame"
+    );
+    // And the other end reassembles what a fragmenting client sends.
+    let mut c = wslens::Connection::connected(
+        wslens::Config {
+            fragment_size: Some(2),
+            ..wslens::Config::default()
+        },
+        || KEY,
+    );
+    c.send_text("héllo").unwrap();
+    let wire = c.take_output();
+    let (events, err) = feed(&mut server(), &wire);
+    assert_eq!((events, err), (vec![text("héllo")], None));
+}
