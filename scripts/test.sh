@@ -41,8 +41,8 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
 fi
 
 step "the wasm module: wasm-pack test in Node.js and in headless Chromium"
-wasm-pack --quiet test --node wasm
-CHROMEDRIVER=/usr/bin/chromedriver wasm-pack --quiet test --headless --chrome wasm
+wasm-pack test --node wasm
+CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome wasm
 build_page
 
 step "Node ws, and headless Chromium on the page served by wslens (inspector, live client)"
