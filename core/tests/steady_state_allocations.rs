@@ -51,7 +51,11 @@ fn traffic(rounds: usize) -> Vec<u8> {
     for i in 0..rounds {
         let key = (i as u32).wrapping_mul(2_654_435_761).to_le_bytes();
         let mut frame = |fin, op, payload: &[u8]| {
-            let h = FrameHeader { fin, mask: Some(key), ..FrameHeader::new(op, payload.len() as u64) };
+            let h = FrameHeader {
+                fin,
+                mask: Some(key),
+                ..FrameHeader::new(op, payload.len() as u64)
+            };
             encode_frame(&mut wire, &h, payload);
         };
         frame(true, OpCode::Binary, &[7u8; 20]);

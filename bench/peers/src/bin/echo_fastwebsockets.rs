@@ -22,7 +22,9 @@ async fn handle(fut: upgrade::UpgradeFut) -> Result<(), WebSocketError> {
     Ok(())
 }
 
-async fn upgrade_request(mut req: Request<Incoming>) -> Result<Response<Empty<Bytes>>, WebSocketError> {
+async fn upgrade_request(
+    mut req: Request<Incoming>,
+) -> Result<Response<Empty<Bytes>>, WebSocketError> {
     let (response, fut) = upgrade::upgrade(&mut req)?;
     tokio::task::spawn_local(async move {
         let _ = handle(fut).await;
@@ -31,12 +33,19 @@ async fn upgrade_request(mut req: Request<Incoming>) -> Result<Response<Empty<By
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async {
-        let listener = TcpListener::bind(wslens_bench_peers::addr()).await.expect("bind");
+        let listener = TcpListener::bind(wslens_bench_peers::addr())
+            .await
+            .expect("bind");
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             tokio::task::spawn_local(async move {
                 let io = TokioIo::new(stream);

@@ -5,12 +5,18 @@ use tokio_websockets::ServerBuilder;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let listener = TcpListener::bind(wslens_bench_peers::addr()).await.expect("bind");
+    let listener = TcpListener::bind(wslens_bench_peers::addr())
+        .await
+        .expect("bind");
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
-            let Ok((_request, mut ws)) = ServerBuilder::new().accept(stream).await else { return };
+            let Ok((_request, mut ws)) = ServerBuilder::new().accept(stream).await else {
+                return;
+            };
             while let Some(Ok(msg)) = ws.next().await {
                 if msg.is_text() || msg.is_binary() {
                     if ws.send(msg).await.is_err() {
