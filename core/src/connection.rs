@@ -342,6 +342,9 @@ fn fail_invalid_text<T: Tracer>(
     })
 }
 
+/// An event with the sending half borrowed alongside it.
+type EventAndSender<'a> = (Event<'a>, &'a mut Sender);
+
 /// Source of client masking keys (RFC 6455 §5.3: each key must be unpredictable; use a
 /// cryptographically strong source).
 pub type MaskSource = Box<dyn FnMut() -> [u8; 4] + Send>;
@@ -519,24 +522,8 @@ impl<T: Tracer> Connection<T> {
         &'a mut self,
         input: &'a mut [u8],
     ) -> Result<(usize, Option<Event<'a>>), Error> {
-        let (used, ready) = self.advance(input)?;
-        let Some(ready) = ready else {
-            return Ok((used, None));
-        };
-        self.release_message = matches!(ready, Ready::Message(_));
-        let end_offset = self.decoder.offset();
-        let Connection {
-            out,
-            tracer,
-            buffer,
-            control,
-            handshake,
-            ..
-        } = self;
-        match make_event(ready, input, buffer, control, handshake.as_deref()) {
-            Ok(event) => Ok((used, Some(event))),
-            Err(index) => Err(fail_invalid_text(out, tracer, ready, index, end_offset)),
-        }
+        let (used, ready) = self.next(input)?;
+        Ok((used, ready.map(|(event, _)| event)))
     }
 
     /// Like [`Connection::read`], but hands the event to `f` together with the [`Sender`], so
@@ -547,6 +534,15 @@ impl<T: Tracer> Connection<T> {
         input: &mut [u8],
         f: impl FnOnce(Event<'_>, &mut Sender) -> R,
     ) -> Result<(usize, Option<R>), Error> {
+        let (used, ready) = self.next(input)?;
+        Ok((used, ready.map(|(event, sender)| f(event, sender))))
+    }
+
+    /// The next event and, borrowed alongside it, the sending half.
+    fn next<'a>(
+        &'a mut self,
+        input: &'a mut [u8],
+    ) -> Result<(usize, Option<EventAndSender<'a>>), Error> {
         let (used, ready) = self.advance(input)?;
         let Some(ready) = ready else {
             return Ok((used, None));
@@ -562,7 +558,7 @@ impl<T: Tracer> Connection<T> {
             ..
         } = self;
         match make_event(ready, input, buffer, control, handshake.as_deref()) {
-            Ok(event) => Ok((used, Some(f(event, out)))),
+            Ok(event) => Ok((used, Some((event, out)))),
             Err(index) => Err(fail_invalid_text(out, tracer, ready, index, end_offset)),
         }
     }

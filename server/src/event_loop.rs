@@ -52,6 +52,32 @@ enum Phase {
     Respond,
 }
 
+impl Ws {
+    /// Calls the handler's `on_close` once; returns what it asked for, or `None` if it was
+    /// already told.
+    fn report_close(&mut self, code: CloseCode) -> Option<Vec<Action>> {
+        if self.close_reported {
+            return None;
+        }
+        self.close_reported = true;
+        let mut actions = Vec::new();
+        let Ws {
+            conn,
+            handler,
+            info,
+            ..
+        } = self;
+        let mut ctx = Ctx {
+            sender: conn.sender(),
+            info,
+            actions: &mut actions,
+            sent: 0,
+        };
+        handler.on_close(&mut ctx, code);
+        Some(actions)
+    }
+}
+
 struct Ws {
     conn: Connection,
     handler: Arc<dyn Handler>,
@@ -636,23 +662,8 @@ impl EventLoop {
             }
         }
         if let Some(code) = closed_by_peer {
-            if !ws.close_reported {
-                ws.close_reported = true;
-                let Ws {
-                    conn: proto,
-                    handler,
-                    info,
-                    ..
-                } = &mut **ws;
-                handler.on_close(
-                    &mut Ctx {
-                        sender: proto.sender(),
-                        info,
-                        actions: &mut actions,
-                        sent: 0,
-                    },
-                    code,
-                );
+            if let Some(more) = ws.report_close(code) {
+                actions.extend(more);
             }
         }
         self.actions.extend(actions.into_iter().map(|a| (key, a)));
@@ -1015,24 +1026,7 @@ impl EventLoop {
             for room in ws.rooms.drain(..) {
                 self.shared.hub.leave(&room, member);
             }
-            if !ws.close_reported {
-                ws.close_reported = true;
-                let Ws {
-                    conn: proto,
-                    handler,
-                    info,
-                    ..
-                } = &mut **ws;
-                let mut actions = Vec::new();
-                handler.on_close(
-                    &mut Ctx {
-                        sender: proto.sender(),
-                        info,
-                        actions: &mut actions,
-                        sent: 0,
-                    },
-                    code,
-                );
+            if let Some(actions) = ws.report_close(code) {
                 // The connection is gone: only its publications still matter.
                 for action in actions {
                     if let Action::Publish { room, frame, .. } = action {
