@@ -63,7 +63,8 @@ function inspect() {
     return;
   }
   state.ins = inspectFrames(state.bytes, $('role').value);
-  state.frame = 0;
+  // Show the frame that broke the rules, if one did.
+  state.frame = state.ins.error ? Math.max(0, state.ins.frames.length - 1) : 0;
   state.unmaskAt = 0;
   state.stepAt = Math.min(state.stepAt, state.bytes.length);
   $('status').textContent = `${state.bytes.length} bytes, read by a ${state.ins.role}`;
