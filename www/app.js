@@ -166,7 +166,7 @@ function renderInspector() {
   const verdict = $('verdict');
   if (ins.error) {
     verdict.replaceChildren(el('div', { class: 'error-box', id: 'error' },
-      el('strong', {}, `Error at byte ${ins.error.offset}: `), `${ins.error.rule} (RFC 6455 ${ins.error.rfc}). `,
+      el('strong', {}, `Error at byte ${ins.error.offset}: `), `${ins.error.rule} (${ins.error.rfc}). `,
       el('strong', {}, `A server closes with ${ins.error.closeCode}`), ` (${ins.error.closeMeaning}).`));
   } else if (ins.needMore !== null) {
     verdict.replaceChildren(el('div', { class: 'info-box' }, `Incomplete: at least ${ins.needMore} more byte(s) needed; waiting for ${ins.waitingFor}.`));

@@ -20,6 +20,9 @@
 
 use crate::close::{parse_close_payload, truncate_reason, CloseCode};
 use crate::decoder::{Decoded, FrameDecoder};
+use crate::deflate::DeflateParams;
+#[cfg(feature = "deflate")]
+use crate::deflate::{Compressor, Decompressor, InflateFail};
 use crate::error::{Error, ProtocolError};
 use crate::frame::{FrameHeader, OpCode};
 use crate::handshake::{
@@ -55,6 +58,12 @@ pub struct Config {
     pub reserved_bits: u8,
     /// Cap on the size of the handshake's HTTP head (431 past it). Default 8 KiB.
     pub max_header_bytes: usize,
+    /// permessage-deflate (RFC 7692) in effect from the start, with these parameters: for a
+    /// connection whose handshake was done elsewhere, and for the inspector. A handshake
+    /// run by the connection negotiates instead ([`AcceptOptions::deflate`],
+    /// [`ClientRequest::deflate`]). Needs the `deflate` feature (ignored without it).
+    /// Limits apply to the inflated size.
+    pub deflate: Option<DeflateParams>,
 }
 
 impl Default for Config {
@@ -67,6 +76,7 @@ impl Default for Config {
             auto_pong: true,
             reserved_bits: 0,
             max_header_bytes: crate::handshake::DEFAULT_MAX_HEADER_BYTES,
+            deflate: None,
         }
     }
 }
@@ -366,6 +376,15 @@ pub struct Connection<T: Tracer = NoTrace> {
     /// The reassembly buffer was lent out by the last event: clear it on the next read.
     release_message: bool,
     early: Vec<u8>,
+    /// permessage-deflate, once agreed.
+    deflate: Option<DeflateParams>,
+    /// The decompressor (RFC 7692 §7.2.2), once agreed.
+    #[cfg(feature = "deflate")]
+    inflater: Option<Box<Decompressor>>,
+    /// The message being received is compressed (RSV1 on its first frame).
+    compressed: bool,
+    /// Wire payload bytes of the compressed message being received.
+    wire_len: u64,
 }
 
 impl core::fmt::Debug for Connection<NoTrace> {
@@ -433,7 +452,8 @@ impl Connection<NoTrace> {
     }
 
     fn build(role: Role, state: State, config: Config, mask_source: Option<MaskSource>) -> Self {
-        Connection {
+        #[allow(unused_mut)]
+        let mut c = Connection {
             out: Sender {
                 role,
                 state,
@@ -441,6 +461,8 @@ impl Connection<NoTrace> {
                 output_pos: 0,
                 sending_fragmented: false,
                 mask_source,
+                #[cfg(feature = "deflate")]
+                compressor: None,
             },
             decoder: FrameDecoder::new(role, config.max_frame_size, config.reserved_bits),
             config,
@@ -454,7 +476,17 @@ impl Connection<NoTrace> {
             utf8: Utf8Validator::new(),
             release_message: false,
             early: Vec::new(),
+            deflate: None,
+            #[cfg(feature = "deflate")]
+            inflater: None,
+            compressed: false,
+            wire_len: 0,
+        };
+        #[cfg(feature = "deflate")]
+        if let Some(params) = c.config.deflate {
+            c.enable_deflate(params);
         }
+        c
     }
 
     /// The same connection, reporting what it reads to `tracer`.
@@ -473,6 +505,11 @@ impl Connection<NoTrace> {
             utf8: self.utf8,
             release_message: self.release_message,
             early: self.early,
+            deflate: self.deflate,
+            #[cfg(feature = "deflate")]
+            inflater: self.inflater,
+            compressed: self.compressed,
+            wire_len: self.wire_len,
         }
     }
 }
@@ -506,6 +543,26 @@ impl<T: Tracer> Connection<T> {
     /// The frame decoder (read-only; for step-through displays).
     pub const fn decoder(&self) -> &FrameDecoder {
         &self.decoder
+    }
+
+    /// The permessage-deflate parameters in force (RFC 7692), if it was agreed.
+    pub const fn deflate_params(&self) -> Option<&DeflateParams> {
+        self.deflate.as_ref()
+    }
+
+    /// Turns permessage-deflate on with the agreed `params` (RFC 7692): RSV1 is accepted on
+    /// the first frame of a data message and means "compressed"; messages sent from now on
+    /// are compressed (control frames never are). The handshake calls this itself when it
+    /// negotiated the extension; call it directly when the handshake was done elsewhere.
+    /// Takes effect at the next message boundary in each direction.
+    #[cfg(feature = "deflate")]
+    pub fn enable_deflate(&mut self, params: DeflateParams) {
+        let server = self.out.role == Role::Server;
+        self.deflate = Some(params);
+        self.decoder
+            .set_allowed_rsv(self.config.reserved_bits | FrameHeader::RSV1);
+        self.inflater = Some(Box::new(Decompressor::new(&params, server)));
+        self.out.compressor = Some(Box::new(Compressor::new(&params, server)));
     }
 
     /// Reads from `input` until one event is ready or the input is used up. Returns how many
@@ -650,6 +707,19 @@ impl<T: Tracer> Connection<T> {
             Ok((used, true)) => {
                 if self.out.role == Role::Client {
                     self.out.state = State::Open;
+                    #[cfg(feature = "deflate")]
+                    if let Some(Handshake::Client {
+                        response:
+                            Some(Response {
+                                deflate: Some(params),
+                                ..
+                            }),
+                        ..
+                    }) = self.handshake.as_deref()
+                    {
+                        let params = *params;
+                        self.enable_deflate(params);
+                    }
                 }
                 Ok((used, Some(Ready::Handshake)))
             }
@@ -672,10 +742,33 @@ impl<T: Tracer> Connection<T> {
                 request: Some(request),
                 ..
             }) if self.out.state == State::Connecting => {
-                let response = accept_response(request, options);
+                #[cfg(feature = "deflate")]
+                let agreement = options
+                    .deflate
+                    .and_then(|cfg| crate::deflate::negotiate(&request.extensions, cfg));
+                #[cfg(not(feature = "deflate"))]
+                let agreement: Option<crate::deflate::Agreement> = None;
+                let response = match &agreement {
+                    Some(a) => {
+                        let extensions = match options.extensions {
+                            Some(other) => alloc::format!("{other}, {}", a.response),
+                            None => a.response.clone(),
+                        };
+                        let opts = AcceptOptions {
+                            extensions: Some(&extensions),
+                            ..*options
+                        };
+                        accept_response(request, &opts)
+                    }
+                    None => accept_response(request, options),
+                };
                 self.out.output.extend_from_slice(&response);
                 self.out.state = State::Open;
                 self.handshake = None;
+                #[cfg(feature = "deflate")]
+                if let Some(a) = agreement {
+                    self.enable_deflate(a.params);
+                }
                 Ok(())
             }
             _ => Err(Error::InvalidState(
@@ -712,7 +805,7 @@ impl<T: Tracer> Connection<T> {
                 }
                 if header.rsv != 0 {
                     // Per-message extensions (RFC 7692 §6) set RSV bits on the first frame only.
-                    return Err(self.fail_at(ProtocolError::ReservedBitsSet, at));
+                    return Err(self.fail_at(self.rsv_error(header.rsv), at));
                 }
             }
             OpCode::Text | OpCode::Binary => {
@@ -722,17 +815,44 @@ impl<T: Tracer> Connection<T> {
                 self.message = Some(header.opcode);
                 self.message_len = 0;
                 self.utf8.reset();
+                self.compressed = self.deflate.is_some() && header.rsv & FrameHeader::RSV1 != 0;
+                self.wire_len = 0;
             }
             OpCode::Close | OpCode::Ping | OpCode::Pong => {
+                if self.deflate.is_some() && header.rsv & FrameHeader::RSV1 != 0 {
+                    // RFC 7692 §6.1: control frames are never compressed.
+                    return Err(self.fail_at(ProtocolError::MisplacedCompressionBit, at));
+                }
                 self.control.clear();
                 return Ok(());
             }
+        }
+        if self.compressed {
+            // The limit applies to the inflated size (checked as it is produced); the
+            // compressed bytes are bounded too, with room for DEFLATE's worst-case growth
+            // (5 bytes per 16 KiB stored block) on incompressible data.
+            self.wire_len = self.wire_len.saturating_add(header.payload_len);
+            let max = self.config.max_message_size as u64;
+            if self.wire_len > max.saturating_add(max / 1024).saturating_add(64) {
+                return Err(self.fail_at(ProtocolError::MessageTooBig, at + 1));
+            }
+            return Ok(());
         }
         let total = (self.message_len as u64).saturating_add(header.payload_len);
         if total > self.config.max_message_size as u64 {
             return Err(self.fail_at(ProtocolError::MessageTooBig, at + 1));
         }
         Ok(())
+    }
+
+    /// RSV bits on a continuation frame: RSV1 with permessage-deflate in force is the
+    /// compression bit out of place (RFC 7692 §6.1).
+    fn rsv_error(&self, rsv: u8) -> ProtocolError {
+        if self.deflate.is_some() && rsv & FrameHeader::RSV1 != 0 {
+            ProtocolError::MisplacedCompressionBit
+        } else {
+            ProtocolError::ReservedBitsSet
+        }
     }
 
     /// Handles a run of (unmasked) payload bytes, `chunk`, which sits at `input[start..]`.
@@ -793,6 +913,9 @@ impl<T: Tracer> Connection<T> {
 
         let text = self.message == Some(OpCode::Text);
         let fin = last && self.frame.fin;
+        if self.compressed {
+            return self.on_compressed_payload(chunk, text, fin);
+        }
         self.message_len += chunk.len();
         let single_frame = whole && self.frame.fin && self.frame.opcode != OpCode::Continuation;
         // A text message that arrived whole is validated in one pass below instead.
@@ -825,6 +948,83 @@ impl<T: Tracer> Connection<T> {
         }
         self.buffer.extend_from_slice(chunk);
         Ok(fin.then_some(Ready::Message(kind)))
+    }
+
+    /// A run of a compressed message's payload (RFC 7692 §7.2.2): inflated into the
+    /// reassembly buffer (or, delivering fragments, into it as a scratch buffer lent to the
+    /// event), never past the message size limit; at the message's end `00 00 ff ff` is
+    /// appended. Errors are pinned to the first byte of the frame being inflated.
+    #[cfg(feature = "deflate")]
+    fn on_compressed_payload(
+        &mut self,
+        chunk: &[u8],
+        text: bool,
+        fin: bool,
+    ) -> Result<Option<Ready>, Error> {
+        let at = self.decoder.frame_start();
+        let fragments = self.config.deliver_fragments;
+        if fragments {
+            self.buffer.clear();
+        }
+        let before = self.buffer.len();
+        let limit = if fragments {
+            self.config
+                .max_message_size
+                .saturating_sub(self.message_len)
+        } else {
+            self.config.max_message_size
+        };
+        let Some(inflater) = self.inflater.as_deref_mut() else {
+            return Err(self.fail_at(ProtocolError::InvalidCompressedData, at));
+        };
+        let mut result = inflater.inflate(chunk, &mut self.buffer, limit);
+        if fin && result.is_ok() {
+            result = inflater.finish(&mut self.buffer, limit);
+        }
+        let produced = self.buffer.len() - before;
+        self.message_len += produced;
+        if T::ENABLED && produced > 0 {
+            self.tracer
+                .inflated(self.decoder.offset(), &self.buffer[before..]);
+        }
+        if let Err(fail) = result {
+            let kind = match fail {
+                InflateFail::Corrupt => ProtocolError::InvalidCompressedData,
+                InflateFail::TooBig => ProtocolError::MessageTooBig,
+            };
+            return Err(self.fail_at(kind, at));
+        }
+        if text && self.utf8.feed(&self.buffer[before..], fin).is_err() {
+            return Err(self.fail_at(ProtocolError::InvalidUtf8, at));
+        }
+        if fin {
+            self.message = None;
+            self.compressed = false;
+            self.tracer.message_end(
+                if text { OpCode::Text } else { OpCode::Binary },
+                self.message_len,
+                self.decoder.offset(),
+            );
+        }
+        if fragments {
+            if produced == 0 && !fin {
+                return Ok(None);
+            }
+            return Ok(Some(Ready::Message(Kind::Fragment { text, fin })));
+        }
+        let kind = if text { Kind::Text } else { Kind::Binary };
+        Ok(fin.then_some(Ready::Message(kind)))
+    }
+
+    #[cfg(not(feature = "deflate"))]
+    fn on_compressed_payload(
+        &mut self,
+        _chunk: &[u8],
+        _text: bool,
+        _fin: bool,
+    ) -> Result<Option<Ready>, Error> {
+        let at = self.decoder.frame_start();
+        Err(self.fail_at(ProtocolError::InvalidCompressedData, at))
     }
 
     /// The peer's close frame arrived (and was valid): reply unless we already sent ours.
@@ -934,6 +1134,20 @@ impl<T: Tracer> Connection<T> {
         if self.decoder.at_frame_boundary() {
             self.control = Vec::new();
         }
+        // Without context takeover, compression state lives for one message only.
+        #[cfg(feature = "deflate")]
+        {
+            if let Some(c) = self.out.compressor.as_deref_mut() {
+                if c.stateless_between_messages() && !self.out.sending_fragmented {
+                    c.release_or_reset(true);
+                }
+            }
+            if let Some(d) = self.inflater.as_deref_mut() {
+                if self.message.is_none() {
+                    d.release();
+                }
+            }
+        }
     }
 }
 
@@ -946,6 +1160,9 @@ pub struct Sender {
     output_pos: usize,
     sending_fragmented: bool,
     mask_source: Option<MaskSource>,
+    /// The compressor (RFC 7692 §7.2.1), once permessage-deflate is agreed.
+    #[cfg(feature = "deflate")]
+    compressor: Option<Box<Compressor>>,
 }
 
 impl Sender {
@@ -994,18 +1211,47 @@ impl Sender {
         if self.sending_fragmented {
             return Err(Error::InvalidState("a fragmented message is being sent"));
         }
+        #[cfg(feature = "deflate")]
+        if let Some(c) = self.compressor.as_deref_mut() {
+            // RFC 7692 §7.2.1: compress the whole message, then frame the compressed bytes;
+            // RSV1 on the first frame only (§6.1).
+            let mut data = core::mem::take(&mut c.scratch);
+            data.clear();
+            let result = c.compress(payload, &mut data, true);
+            if result.is_ok() {
+                self.write_message(opcode, FrameHeader::RSV1, &data, fragment_size);
+            }
+            if let Some(c) = self.compressor.as_deref_mut() {
+                // Keep a modest buffer for the next message; give big ones back.
+                if data.capacity() <= 64 * 1024 {
+                    c.scratch = data;
+                }
+            }
+            return result.map_err(Error::InvalidState);
+        }
+        self.write_message(opcode, 0, payload, fragment_size);
+        Ok(())
+    }
+
+    /// Frames a message's payload (already compressed when `rsv` has RSV1).
+    fn write_message(
+        &mut self,
+        opcode: OpCode,
+        rsv: u8,
+        payload: &[u8],
+        fragment_size: Option<usize>,
+    ) {
         match fragment_size {
             Some(size) if size > 0 && payload.len() > size => {
                 let mut chunks = payload.chunks(size).peekable();
-                let mut op = opcode;
+                let (mut op, mut rsv) = (opcode, rsv);
                 while let Some(chunk) = chunks.next() {
-                    self.write_frame(chunks.peek().is_none(), op, chunk);
-                    op = OpCode::Continuation;
+                    self.write_frame_rsv(chunks.peek().is_none(), rsv, op, chunk);
+                    (op, rsv) = (OpCode::Continuation, 0);
                 }
             }
-            _ => self.write_frame(true, opcode, payload),
+            _ => self.write_frame_rsv(true, rsv, opcode, payload),
         }
-        Ok(())
     }
 
     /// Sends one frame of a message the caller fragments itself: the first with `Text` or
@@ -1024,6 +1270,26 @@ impl Sender {
             ));
         }
         self.sending_fragmented = !fin;
+        #[cfg(feature = "deflate")]
+        if let Some(c) = self.compressor.as_deref_mut() {
+            // A compressed message sent piece by piece: each piece is compressed and
+            // sync-flushed as it comes (so it is delivered promptly), the last one loses the
+            // 00 00 ff ff tail (RFC 7692 §7.2.1); RSV1 on the first frame only (§6.1).
+            let first = opcode != OpCode::Continuation;
+            let mut data = core::mem::take(&mut c.scratch);
+            data.clear();
+            let result = c.compress(payload, &mut data, fin);
+            if result.is_ok() {
+                let rsv = if first { FrameHeader::RSV1 } else { 0 };
+                self.write_frame_rsv(fin, rsv, opcode, &data);
+            }
+            if let Some(c) = self.compressor.as_deref_mut() {
+                if data.capacity() <= 64 * 1024 {
+                    c.scratch = data;
+                }
+            }
+            return result.map_err(Error::InvalidState);
+        }
         self.write_frame(fin, opcode, payload);
         Ok(())
     }
@@ -1075,13 +1341,18 @@ impl Sender {
 
     /// Encodes one frame into the output, masking it in the client role (§5.3).
     fn write_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
+        self.write_frame_rsv(fin, 0, opcode, payload);
+    }
+
+    /// [`Sender::write_frame`] with RSV bits (RSV1: compressed, RFC 7692 §6).
+    fn write_frame_rsv(&mut self, fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) {
         let mask = match self.role {
             Role::Client => Some(self.mask_source.as_mut().map_or([0; 4], |f| f())),
             Role::Server => None,
         };
         let header = FrameHeader {
             fin,
-            rsv: 0,
+            rsv,
             opcode,
             mask,
             payload_len: payload.len() as u64,

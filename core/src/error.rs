@@ -37,13 +37,21 @@ pub enum ProtocolError {
     MessageTooBig,
     /// The transport ended without a close frame (§7.1.5: reported as 1006, never sent).
     AbnormalClosure,
+    /// permessage-deflate: RSV1 ("compressed") on a control frame or on a frame that is not
+    /// the first of its message (RFC 7692 §6.1).
+    MisplacedCompressionBit,
+    /// permessage-deflate: the payload of a compressed message is not valid DEFLATE data
+    /// (RFC 7692 §7.2.2; closed with 1007, as data inconsistent with the message's type).
+    InvalidCompressedData,
 }
 
 impl ProtocolError {
     /// The close code to send when failing the connection for this reason (§7.4.1).
     pub const fn close_code(self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
             ProtocolError::FrameTooBig | ProtocolError::MessageTooBig => CloseCode::TOO_BIG,
             ProtocolError::AbnormalClosure => CloseCode::ABNORMAL,
             _ => CloseCode::PROTOCOL_ERROR,
@@ -72,23 +80,36 @@ impl ProtocolError {
             ProtocolError::FrameTooBig => "frame exceeds the maximum frame size",
             ProtocolError::MessageTooBig => "message exceeds the maximum message size",
             ProtocolError::AbnormalClosure => "connection ended without a close frame",
+            ProtocolError::MisplacedCompressionBit => {
+                "RSV1 (compressed) on a control frame or a continuation frame"
+            }
+            ProtocolError::InvalidCompressedData => "compressed payload is not valid DEFLATE data",
         }
     }
 
-    /// The RFC 6455 section that states the rule.
+    /// The RFC and section that state the rule, e.g. `"RFC 6455 §5.2"` or
+    /// `"RFC 7692 §7.2.2"`.
     pub const fn rfc_section(self) -> &'static str {
         match self {
             ProtocolError::ReservedBitsSet
             | ProtocolError::ReservedOpcode
-            | ProtocolError::LengthMsbSet => "§5.2",
-            ProtocolError::FragmentedControlFrame | ProtocolError::ControlFrameTooLong => "§5.5",
-            ProtocolError::UnmaskedClientFrame | ProtocolError::MaskedServerFrame => "§5.1",
-            ProtocolError::UnexpectedContinuation | ProtocolError::ExpectedContinuation => "§5.4",
-            ProtocolError::InvalidUtf8 => "§8.1",
-            ProtocolError::CloseFrameOneByte => "§5.5.1",
-            ProtocolError::InvalidCloseCode => "§7.4.1",
-            ProtocolError::FrameTooBig | ProtocolError::MessageTooBig => "§10.4",
-            ProtocolError::AbnormalClosure => "§7.1.5",
+            | ProtocolError::LengthMsbSet => "RFC 6455 §5.2",
+            ProtocolError::FragmentedControlFrame | ProtocolError::ControlFrameTooLong => {
+                "RFC 6455 §5.5"
+            }
+            ProtocolError::UnmaskedClientFrame | ProtocolError::MaskedServerFrame => {
+                "RFC 6455 §5.1"
+            }
+            ProtocolError::UnexpectedContinuation | ProtocolError::ExpectedContinuation => {
+                "RFC 6455 §5.4"
+            }
+            ProtocolError::InvalidUtf8 => "RFC 6455 §8.1",
+            ProtocolError::CloseFrameOneByte => "RFC 6455 §5.5.1",
+            ProtocolError::InvalidCloseCode => "RFC 6455 §7.4.1",
+            ProtocolError::FrameTooBig | ProtocolError::MessageTooBig => "RFC 6455 §10.4",
+            ProtocolError::AbnormalClosure => "RFC 6455 §7.1.5",
+            ProtocolError::MisplacedCompressionBit => "RFC 7692 §6.1",
+            ProtocolError::InvalidCompressedData => "RFC 7692 §7.2.2",
         }
     }
 }
@@ -97,7 +118,7 @@ impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} (RFC 6455 {}, close {})",
+            "{} ({}, close {})",
             self.description(),
             self.rfc_section(),
             self.close_code().0

@@ -88,8 +88,13 @@ pub struct MessageView {
     pub opcode: OpCode,
     /// Indexes into [`Inspection::frames`] of the frames that carried it.
     pub frames: Vec<usize>,
-    /// Its payload length.
+    /// Its payload length (inflated, when compressed).
     pub len: usize,
+    /// permessage-deflate: RSV1 was set on its first frame (RFC 7692 §6).
+    pub compressed: bool,
+    /// The inflated payload of a compressed message (RFC 7692 §7.2.2), up to the recorder's
+    /// limit; `None` for uncompressed messages.
+    pub inflated: Option<Vec<u8>>,
 }
 
 /// Everything the inspector knows about a buffer.
@@ -128,8 +133,11 @@ pub fn inspect_frames(bytes: &[u8], role: Role) -> Inspection {
     inspect_frames_with(bytes, role, Config::default())
 }
 
-/// [`inspect_frames`] with a given configuration (e.g. to allow RSV1).
+/// [`inspect_frames`] with a given configuration: e.g. `Config::deflate` set to
+/// `Some(DeflateParams::default())` reads RSV1 as "compressed (permessage-deflate)" and
+/// shows each compressed message inflated.
 pub fn inspect_frames_with(bytes: &[u8], role: Role, config: Config) -> Inspection {
+    let deflate = config.deflate.is_some() && cfg!(feature = "deflate");
     let conn = match role {
         Role::Server => Connection::accepted(config),
         // The reply to a server's frames would be masked; the inspector uses a fixed key so
@@ -159,12 +167,16 @@ pub fn inspect_frames_with(bytes: &[u8], role: Role, config: Config) -> Inspecti
         waiting_for,
         reply,
     };
-    arrange(&mut inspection, items);
+    arrange(&mut inspection, items, deflate);
     inspection
 }
 
-fn arrange(out: &mut Inspection, items: Vec<TraceItem>) {
+/// What RSV1 = 1 means with permessage-deflate in force.
+pub const RSV1_COMPRESSED: &str = "set: compressed (permessage-deflate, RFC 7692 §6)";
+
+fn arrange(out: &mut Inspection, items: Vec<TraceItem>, deflate: bool) {
     let mut message_frames: Vec<usize> = Vec::new();
+    let mut inflated: Option<Vec<u8>> = None;
     for item in items {
         out.need_more = None;
         match item {
@@ -187,7 +199,11 @@ fn arrange(out: &mut Inspection, items: Vec<TraceItem>) {
                         len: read.len,
                         bits: bits(read.field, read.value, read.len),
                         value: read.value,
-                        meaning: read.field.meaning(read.value),
+                        meaning: if deflate && read.field == Field::Rsv1 && read.value == 1 {
+                            RSV1_COMPRESSED.into()
+                        } else {
+                            read.field.meaning(read.value)
+                        },
                         rfc: read.field.rfc_section(),
                         remark: read.remark,
                     });
@@ -241,11 +257,33 @@ fn arrange(out: &mut Inspection, items: Vec<TraceItem>) {
                 } else {
                     core::mem::take(&mut message_frames)
                 };
+                let compressed = deflate
+                    && !opcode.is_control()
+                    && frames
+                        .first()
+                        .and_then(|&i| out.frames[i].header)
+                        .is_some_and(|h| h.rsv & FrameHeader::RSV1 != 0);
+                let inflated = if opcode.is_control() {
+                    None
+                } else {
+                    inflated.take()
+                };
                 out.messages.push(MessageView {
                     opcode,
                     frames,
                     len,
+                    compressed,
+                    inflated: if compressed {
+                        Some(inflated.unwrap_or_default())
+                    } else {
+                        None
+                    },
                 });
+            }
+            TraceItem::Inflated { data, .. } => {
+                inflated
+                    .get_or_insert_with(Vec::new)
+                    .extend_from_slice(&data);
             }
             TraceItem::NeedMore { more, .. } => out.need_more = Some(more),
             TraceItem::Error { .. } => {}
@@ -338,7 +376,9 @@ mod tests {
             [MessageView {
                 opcode: OpCode::Text,
                 frames: alloc::vec![0],
-                len: 5
+                len: 5,
+                compressed: false,
+                inflated: None,
             }]
         );
     }
@@ -357,12 +397,16 @@ mod tests {
                 MessageView {
                     opcode: OpCode::Ping,
                     frames: alloc::vec![1],
-                    len: 0
+                    len: 0,
+                    compressed: false,
+                    inflated: None,
                 },
                 MessageView {
                     opcode: OpCode::Text,
                     frames: alloc::vec![0, 2],
-                    len: 5
+                    len: 5,
+                    compressed: false,
+                    inflated: None,
                 },
             ]
         );

@@ -17,6 +17,7 @@
 //! | [`decoder`] | the streaming frame decoder | §5.2-§5.5 |
 //! | [`connection`] | message assembly and the connection state machine | §4-§7 |
 //! | [`handshake`] | the HTTP/1.1 opening handshake, server and client side | §4, §1.3 |
+//! | [`deflate`] | permessage-deflate: negotiation, compression (feature `deflate`) | RFC 7692 |
 //! | [`inspect`] | the annotated trace of a byte buffer, for people (feature `alloc`) | — |
 //!
 //! `#![no_std]` + `alloc`; the `std` feature (on by default) only adds `std::error::Error`
@@ -32,6 +33,7 @@ extern crate std;
 pub mod close;
 pub mod connection;
 pub mod decoder;
+pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;

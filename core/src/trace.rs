@@ -151,6 +151,10 @@ pub trait Tracer {
     /// A message was completed (all fragments) ending at stream offset `end`.
     #[inline(always)]
     fn message_end(&mut self, _opcode: OpCode, _len: usize, _end: u64) {}
+    /// permessage-deflate: `data` was inflated from the compressed message's payload read up
+    /// to stream offset `offset` (RFC 7692 §7.2.2). Only called when `ENABLED`.
+    #[inline(always)]
+    fn inflated(&mut self, _offset: u64, _data: &[u8]) {}
     /// The input ran out; at least `more` further bytes are needed to make progress.
     #[inline(always)]
     fn need_more(&mut self, _offset: u64, _more: usize) {}
@@ -209,6 +213,13 @@ pub enum TraceItem {
         len: usize,
         /// Stream offset just past its last byte.
         end: u64,
+    },
+    /// Bytes inflated from a compressed message (RFC 7692 §7.2.2).
+    Inflated {
+        /// Stream offset up to which the compressed payload had been read.
+        offset: u64,
+        /// The inflated bytes (up to the recorder's limit).
+        data: Vec<u8>,
     },
     /// More input needed.
     NeedMore {
@@ -291,6 +302,13 @@ impl Tracer for Recorder {
     }
     fn need_more(&mut self, offset: u64, more: usize) {
         self.items.push(TraceItem::NeedMore { offset, more });
+    }
+    fn inflated(&mut self, offset: u64, data: &[u8]) {
+        let keep = data.len().min(self.payload_limit);
+        self.items.push(TraceItem::Inflated {
+            offset,
+            data: data[..keep].to_vec(),
+        });
     }
     fn error(&mut self, offset: u64, error: ProtocolError) {
         self.items.push(TraceItem::Error { offset, error });

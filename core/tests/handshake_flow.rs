@@ -15,6 +15,7 @@ const REQUEST: ClientRequest<'static> = ClientRequest {
     extensions: None,
     origin: Some("http://localhost:8765"),
     extra_headers: &[],
+    deflate: None,
 };
 
 /// Moves everything `from` has to send into `to`, returning the events `to` reports.

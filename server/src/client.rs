@@ -177,6 +177,7 @@ impl Client {
             extensions: None,
             origin: opts.origin.as_deref(),
             extra_headers: &headers,
+            deflate: None,
         };
         let conn = Connection::client(Config::default(), &request, mask_keys());
         let mut client = Client {

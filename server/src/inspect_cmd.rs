@@ -166,7 +166,7 @@ fn frames_report(bytes: &[u8], ins: &Inspection, p: Palette) -> String {
     if let Some(err) = &ins.error {
         let _ = writeln!(
             out,
-            "\n{} at byte {} (0x{:02x}): {} — RFC 6455 {}; a server closes with {} ({})",
+            "\n{} at byte {} (0x{:02x}): {} — {}; a server closes with {} ({})",
             p.error("error"),
             err.offset,
             bytes.get(err.offset as usize).copied().unwrap_or(0),

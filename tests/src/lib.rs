@@ -218,6 +218,7 @@ impl Client {
             extensions: None,
             origin: None,
             extra_headers: &[],
+            deflate: None,
         };
         let conn = Connection::client(Config::default(), &request, mask_source());
         let mut client = Client {

@@ -12,6 +12,7 @@ fn outcome(data: &[u8], chunk: usize) -> String {
         extensions: Some("permessage-deflate"),
         origin: None,
         extra_headers: &[],
+        deflate: None,
     };
     let (mut handshake, _) = ClientHandshake::new(&request);
     let mut buf = Vec::new();

@@ -5,6 +5,7 @@ use super::accept::accept_key;
 use super::head::{any_lists, single, split_head, HeadScanner, Header};
 use super::headers::{parse_extensions, ExtensionOffer};
 use super::{HandshakeError, Status, DEFAULT_MAX_HEADER_BYTES};
+use crate::deflate::{client_offer, validate_response, DeflateConfig, DeflateParams};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -29,6 +30,11 @@ pub struct ClientRequest<'a> {
     pub origin: Option<&'a str>,
     /// Extra request headers.
     pub extra_headers: &'a [(&'a str, &'a str)],
+    /// Offer permessage-deflate (RFC 7692 §7.1) with these settings
+    /// ([`client_offer`](crate::deflate::client_offer)); the response is checked with
+    /// [`validate_response`](crate::deflate::validate_response) and the agreed parameters are
+    /// in [`Response::deflate`]. Needs the `deflate` feature (without it, nothing is offered).
+    pub deflate: Option<&'a DeflateConfig>,
 }
 
 /// The server's accepted response.
@@ -40,6 +46,8 @@ pub struct Response {
     pub protocol: Option<String>,
     /// The extensions the server accepted.
     pub extensions: Vec<ExtensionOffer>,
+    /// The permessage-deflate parameters agreed, if it was offered and accepted.
+    pub deflate: Option<DeflateParams>,
     /// Every header line, in order.
     pub headers: Vec<Header>,
 }
@@ -50,6 +58,7 @@ pub struct ClientHandshake {
     key: String,
     protocols: Vec<String>,
     extensions: Vec<String>,
+    deflate: Option<DeflateConfig>,
     scanner: HeadScanner,
 }
 
@@ -70,10 +79,16 @@ impl ClientHandshake {
                 req.protocols.join(", ")
             ));
         }
+        let deflate = req.deflate.filter(|_| cfg!(feature = "deflate")).copied();
+        let offer = match (req.extensions, deflate) {
+            (Some(ext), Some(cfg)) => Some(format!("{ext}, {}", client_offer(&cfg))),
+            (None, Some(cfg)) => Some(client_offer(&cfg)),
+            (ext, None) => ext.map(String::from),
+        };
         let mut extensions = Vec::new();
-        if let Some(ext) = req.extensions {
+        if let Some(ext) = offer {
             out.push_str(&format!("Sec-WebSocket-Extensions: {ext}\r\n"));
-            extensions = parse_extensions(ext)
+            extensions = parse_extensions(&ext)
                 .unwrap_or_default()
                 .into_iter()
                 .map(|o| o.name)
@@ -87,6 +102,7 @@ impl ClientHandshake {
             key,
             protocols: req.protocols.iter().map(|p| String::from(*p)).collect(),
             extensions,
+            deflate,
             scanner: HeadScanner::new(DEFAULT_MAX_HEADER_BYTES),
         };
         (state, out.into_bytes())
@@ -186,10 +202,16 @@ impl ClientHandshake {
                 "the server accepted an extension that was not offered",
             ));
         }
+        // RFC 7692 §7.1: a response the client cannot honour fails the connection.
+        let deflate = match &self.deflate {
+            Some(cfg) => validate_response(&extensions, cfg).map_err(|reason| fail(101, reason))?,
+            None => None,
+        };
         Ok(Response {
             status,
             protocol: protocol.map(String::from),
             extensions,
+            deflate,
             headers,
         })
     }
@@ -215,6 +237,7 @@ mod tests {
             extensions: ext,
             origin: Some("http://example.com"),
             extra_headers: &[("X-Test", "1")],
+            deflate: None,
         };
         let (hs, bytes) = ClientHandshake::new(&req);
         (hs, String::from_utf8(bytes).unwrap())

@@ -233,6 +233,11 @@ pub struct AcceptOptions<'a> {
     pub extensions: Option<&'a str>,
     /// Extra response headers.
     pub extra_headers: &'a [(&'a str, &'a str)],
+    /// Negotiate permessage-deflate (RFC 7692 §7.1) with these settings when the client
+    /// offers it: [`Connection::accept`](crate::Connection::accept) answers the first
+    /// acceptable offer and turns compression on. Needs the `deflate` feature (without it,
+    /// offers are declined).
+    pub deflate: Option<&'a crate::deflate::DeflateConfig>,
 }
 
 /// The `101 Switching Protocols` response (RFC 6455 §4.2.2 item 5).
