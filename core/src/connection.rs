@@ -376,11 +376,19 @@ pub struct Connection<T: Tracer = NoTrace> {
     /// The reassembly buffer was lent out by the last event: clear it on the next read.
     release_message: bool,
     early: Vec<u8>,
-    /// permessage-deflate, once agreed.
-    deflate: Option<DeflateParams>,
-    /// The decompressor (RFC 7692 §7.2.2), once agreed.
+}
+
+/// permessage-deflate state, once agreed: one box (kept by the [`Sender`], which compresses),
+/// so a connection without it pays one pointer.
+#[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+struct Pmd {
+    params: DeflateParams,
+    /// RFC 7692 §7.2.1.
     #[cfg(feature = "deflate")]
-    inflater: Option<Box<Decompressor>>,
+    compressor: Compressor,
+    /// RFC 7692 §7.2.2.
+    #[cfg(feature = "deflate")]
+    decompressor: Decompressor,
     /// The message being received is compressed (RSV1 on its first frame).
     compressed: bool,
     /// Wire payload bytes of the compressed message being received.
@@ -461,8 +469,7 @@ impl Connection<NoTrace> {
                 output_pos: 0,
                 sending_fragmented: false,
                 mask_source,
-                #[cfg(feature = "deflate")]
-                compressor: None,
+                pmd: None,
             },
             decoder: FrameDecoder::new(role, config.max_frame_size, config.reserved_bits),
             config,
@@ -476,11 +483,6 @@ impl Connection<NoTrace> {
             utf8: Utf8Validator::new(),
             release_message: false,
             early: Vec::new(),
-            deflate: None,
-            #[cfg(feature = "deflate")]
-            inflater: None,
-            compressed: false,
-            wire_len: 0,
         };
         #[cfg(feature = "deflate")]
         if let Some(params) = c.config.deflate {
@@ -505,11 +507,6 @@ impl Connection<NoTrace> {
             utf8: self.utf8,
             release_message: self.release_message,
             early: self.early,
-            deflate: self.deflate,
-            #[cfg(feature = "deflate")]
-            inflater: self.inflater,
-            compressed: self.compressed,
-            wire_len: self.wire_len,
         }
     }
 }
@@ -546,8 +543,8 @@ impl<T: Tracer> Connection<T> {
     }
 
     /// The permessage-deflate parameters in force (RFC 7692), if it was agreed.
-    pub const fn deflate_params(&self) -> Option<&DeflateParams> {
-        self.deflate.as_ref()
+    pub fn deflate_params(&self) -> Option<&DeflateParams> {
+        self.out.pmd.as_ref().map(|p| &p.params)
     }
 
     /// Turns permessage-deflate on with the agreed `params` (RFC 7692): RSV1 is accepted on
@@ -558,11 +555,15 @@ impl<T: Tracer> Connection<T> {
     #[cfg(feature = "deflate")]
     pub fn enable_deflate(&mut self, params: DeflateParams) {
         let server = self.out.role == Role::Server;
-        self.deflate = Some(params);
         self.decoder
             .set_allowed_rsv(self.config.reserved_bits | FrameHeader::RSV1);
-        self.inflater = Some(Box::new(Decompressor::new(&params, server)));
-        self.out.compressor = Some(Box::new(Compressor::new(&params, server)));
+        self.out.pmd = Some(Box::new(Pmd {
+            params,
+            compressor: Compressor::new(&params, server),
+            decompressor: Decompressor::new(&params, server),
+            compressed: false,
+            wire_len: 0,
+        }));
     }
 
     /// Reads from `input` until one event is ready or the input is used up. Returns how many
@@ -815,11 +816,13 @@ impl<T: Tracer> Connection<T> {
                 self.message = Some(header.opcode);
                 self.message_len = 0;
                 self.utf8.reset();
-                self.compressed = self.deflate.is_some() && header.rsv & FrameHeader::RSV1 != 0;
-                self.wire_len = 0;
+                if let Some(p) = self.out.pmd.as_deref_mut() {
+                    p.compressed = header.rsv & FrameHeader::RSV1 != 0;
+                    p.wire_len = 0;
+                }
             }
             OpCode::Close | OpCode::Ping | OpCode::Pong => {
-                if self.deflate.is_some() && header.rsv & FrameHeader::RSV1 != 0 {
+                if self.out.pmd.is_some() && header.rsv & FrameHeader::RSV1 != 0 {
                     // RFC 7692 §6.1: control frames are never compressed.
                     return Err(self.fail_at(ProtocolError::MisplacedCompressionBit, at));
                 }
@@ -827,13 +830,13 @@ impl<T: Tracer> Connection<T> {
                 return Ok(());
             }
         }
-        if self.compressed {
+        if let Some(p) = self.out.pmd.as_deref_mut().filter(|p| p.compressed) {
             // The limit applies to the inflated size (checked as it is produced); the
             // compressed bytes are bounded too, with room for DEFLATE's worst-case growth
             // (5 bytes per 16 KiB stored block) on incompressible data.
-            self.wire_len = self.wire_len.saturating_add(header.payload_len);
+            p.wire_len = p.wire_len.saturating_add(header.payload_len);
             let max = self.config.max_message_size as u64;
-            if self.wire_len > max.saturating_add(max / 1024).saturating_add(64) {
+            if p.wire_len > max.saturating_add(max / 1024).saturating_add(64) {
                 return Err(self.fail_at(ProtocolError::MessageTooBig, at + 1));
             }
             return Ok(());
@@ -848,7 +851,7 @@ impl<T: Tracer> Connection<T> {
     /// RSV bits on a continuation frame: RSV1 with permessage-deflate in force is the
     /// compression bit out of place (RFC 7692 §6.1).
     fn rsv_error(&self, rsv: u8) -> ProtocolError {
-        if self.deflate.is_some() && rsv & FrameHeader::RSV1 != 0 {
+        if self.out.pmd.is_some() && rsv & FrameHeader::RSV1 != 0 {
             ProtocolError::MisplacedCompressionBit
         } else {
             ProtocolError::ReservedBitsSet
@@ -913,7 +916,7 @@ impl<T: Tracer> Connection<T> {
 
         let text = self.message == Some(OpCode::Text);
         let fin = last && self.frame.fin;
-        if self.compressed {
+        if self.out.pmd.as_deref().is_some_and(|p| p.compressed) {
             return self.on_compressed_payload(chunk, text, fin);
         }
         self.message_len += chunk.len();
@@ -974,12 +977,16 @@ impl<T: Tracer> Connection<T> {
         } else {
             self.config.max_message_size
         };
-        let Some(inflater) = self.inflater.as_deref_mut() else {
+        let Some(pmd) = self.out.pmd.as_deref_mut() else {
             return Err(self.fail_at(ProtocolError::InvalidCompressedData, at));
         };
+        let inflater = &mut pmd.decompressor;
         let mut result = inflater.inflate(chunk, &mut self.buffer, limit);
         if fin && result.is_ok() {
             result = inflater.finish(&mut self.buffer, limit);
+        }
+        if fin {
+            pmd.compressed = false;
         }
         let produced = self.buffer.len() - before;
         self.message_len += produced;
@@ -999,7 +1006,6 @@ impl<T: Tracer> Connection<T> {
         }
         if fin {
             self.message = None;
-            self.compressed = false;
             self.tracer.message_end(
                 if text { OpCode::Text } else { OpCode::Binary },
                 self.message_len,
@@ -1137,14 +1143,13 @@ impl<T: Tracer> Connection<T> {
         // Without context takeover, compression state lives for one message only.
         #[cfg(feature = "deflate")]
         {
-            if let Some(c) = self.out.compressor.as_deref_mut() {
-                if c.stateless_between_messages() && !self.out.sending_fragmented {
-                    c.release_or_reset(true);
+            let idle_out = !self.out.sending_fragmented;
+            if let Some(p) = self.out.pmd.as_deref_mut() {
+                if p.compressor.stateless_between_messages() && idle_out {
+                    p.compressor.release_or_reset(true);
                 }
-            }
-            if let Some(d) = self.inflater.as_deref_mut() {
                 if self.message.is_none() {
-                    d.release();
+                    p.decompressor.release();
                 }
             }
         }
@@ -1160,12 +1165,16 @@ pub struct Sender {
     output_pos: usize,
     sending_fragmented: bool,
     mask_source: Option<MaskSource>,
-    /// The compressor (RFC 7692 §7.2.1), once permessage-deflate is agreed.
-    #[cfg(feature = "deflate")]
-    compressor: Option<Box<Compressor>>,
+    /// permessage-deflate, once agreed (the receive side uses it too).
+    pmd: Option<Box<Pmd>>,
 }
 
 impl Sender {
+    #[cfg(feature = "deflate")]
+    fn out_compressor(&mut self) -> Option<&mut Compressor> {
+        self.pmd.as_deref_mut().map(|p| &mut p.compressor)
+    }
+
     /// Fails the connection (§7.1.7): queue a close frame with the error's code unless one was
     /// already sent, and stop.
     fn fail(&mut self, error: Error) -> Error {
@@ -1212,7 +1221,7 @@ impl Sender {
             return Err(Error::InvalidState("a fragmented message is being sent"));
         }
         #[cfg(feature = "deflate")]
-        if let Some(c) = self.compressor.as_deref_mut() {
+        if let Some(c) = self.out_compressor() {
             // RFC 7692 §7.2.1: compress the whole message, then frame the compressed bytes;
             // RSV1 on the first frame only (§6.1).
             let mut data = core::mem::take(&mut c.scratch);
@@ -1221,7 +1230,7 @@ impl Sender {
             if result.is_ok() {
                 self.write_message(opcode, FrameHeader::RSV1, &data, fragment_size);
             }
-            if let Some(c) = self.compressor.as_deref_mut() {
+            if let Some(c) = self.out_compressor() {
                 // Keep a modest buffer for the next message; give big ones back.
                 if data.capacity() <= 64 * 1024 {
                     c.scratch = data;
@@ -1271,7 +1280,7 @@ impl Sender {
         }
         self.sending_fragmented = !fin;
         #[cfg(feature = "deflate")]
-        if let Some(c) = self.compressor.as_deref_mut() {
+        if let Some(c) = self.out_compressor() {
             // A compressed message sent piece by piece: each piece is compressed and
             // sync-flushed as it comes (so it is delivered promptly), the last one loses the
             // 00 00 ff ff tail (RFC 7692 §7.2.1); RSV1 on the first frame only (§6.1).
@@ -1283,7 +1292,7 @@ impl Sender {
                 let rsv = if first { FrameHeader::RSV1 } else { 0 };
                 self.write_frame_rsv(fin, rsv, opcode, &data);
             }
-            if let Some(c) = self.compressor.as_deref_mut() {
+            if let Some(c) = self.out_compressor() {
                 if data.capacity() <= 64 * 1024 {
                     c.scratch = data;
                 }
