@@ -26,8 +26,9 @@ step "Rust: unit, property, RFC-example, error-path and end-to-end tests"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
 
-step "the core without std, for wasm32-unknown-unknown"
+step "the core without std, for wasm32-unknown-unknown (with and without permessage-deflate)"
 cargo build -p wslens --no-default-features --target wasm32-unknown-unknown
+cargo build -p wslens --no-default-features --features deflate --target wasm32-unknown-unknown
 
 step "Python websockets against the server"
 if [ ! -x target/pyvenv/bin/python ]; then python3 -m venv target/pyvenv; fi
@@ -48,10 +49,10 @@ build_page
 step "Node ws, and headless Chromium on the page served by wslens (inspector, live client)"
 (cd tests/node && npm ci --no-audit --no-fund --silent && npm test)
 
-step "Autobahn|Testsuite fuzzingclient against the server, sections 1-10"
+step "Autobahn|Testsuite fuzzingclient against the server, all 517 cases (12-13: permessage-deflate)"
 bash tests/autobahn/run.sh
 
-step "Autobahn|Testsuite fuzzingserver against the client, sections 1-10"
+step "Autobahn|Testsuite fuzzingserver against the client offering permessage-deflate, all 517 cases"
 bash tests/autobahn/client.sh
 
 echo

@@ -62,7 +62,7 @@ function inspect() {
     $('status').textContent = e.message;
     return;
   }
-  state.ins = inspectFrames(state.bytes, $('role').value);
+  state.ins = inspectFrames(state.bytes, $('role').value, $('deflate').checked);
   // Show the frame that broke the rules, if one did.
   state.frame = state.ins.error ? Math.max(0, state.ins.frames.length - 1) : 0;
   state.unmaskAt = 0;
@@ -159,7 +159,9 @@ function renderInspector() {
   for (const m of ins.messages) {
     let what = m.text !== undefined ? JSON.stringify(m.text) : m.data ? `${m.data.length} bytes: ${hexOf(m.data.slice(0, 32))}${m.data.length > 32 ? ' …' : ''}` : '';
     if (m.closeCode !== undefined) what = m.closeCode === null ? 'no status code' : `code ${m.closeCode} (${m.closeMeaning}) ${JSON.stringify(m.text)}`;
-    messages.append(el('p', { class: 'message' }, `${m.type} of ${m.length} bytes from frame${m.frames.length > 1 ? 's' : ''} ${m.frames.join(', ')}: ${what}`));
+    const wire = m.frames.reduce((n, i) => n + (ins.frames[i]?.header?.payloadLength ?? 0), 0);
+    const how = m.compressed ? ` (compressed: inflated from ${wire} bytes, RFC 7692 §7.2.2)` : '';
+    messages.append(el('p', { class: 'message' }, `${m.type} of ${m.length} bytes${how} from frame${m.frames.length > 1 ? 's' : ''} ${m.frames.join(', ')}: ${what}`));
   }
 
   // Verdict: error, partial, or valid.
@@ -223,7 +225,7 @@ $('unmask-next').addEventListener('click', () => { state.unmaskAt++; renderUnmas
 function renderStep() {
   const n = Math.max(0, Math.min(state.stepAt, state.bytes.length));
   state.stepAt = n;
-  const ins = inspectFrames(state.bytes.slice(0, n), state.ins?.role ?? 'auto');
+  const ins = inspectFrames(state.bytes.slice(0, n), state.ins?.role ?? 'auto', $('deflate').checked);
   $('step-pos').textContent = `fed ${n} of ${state.bytes.length} bytes`;
   const lines = [];
   if (ins.error) lines.push(`error at byte ${ins.error.offset}: ${ins.error.rule} → close ${ins.error.closeCode}`);
@@ -352,6 +354,7 @@ $('chat-form').addEventListener('submit', (e) => { e.preventDefault(); chat.send
 
 // ---- Start ------------------------------------------------------------------------------
 $('inspect-btn').addEventListener('click', inspect);
+$('deflate').addEventListener('change', inspect);
 $('input').addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) inspect(); });
 $('input').addEventListener('dragover', (e) => e.preventDefault());
 $('input').addEventListener('drop', async (e) => {

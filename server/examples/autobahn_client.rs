@@ -2,7 +2,10 @@
 //! for each case, connect to `/runCase`, echo every message back until the server closes, then
 //! ask for the reports.
 //!
-//!     cargo run --release -p wslens-server --example autobahn_client -- ws://127.0.0.1:9002
+//!     cargo run --release -p wslens-server --example autobahn_client -- ws://127.0.0.1:9002 [--deflate]
+//!
+//! With `--deflate` the client offers permessage-deflate (RFC 7692) on every case, so
+//! sections 12 and 13 run compressed.
 
 use std::time::Duration;
 use wslens::OwnedEvent;
@@ -14,8 +17,10 @@ fn main() {
     let base = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "ws://127.0.0.1:9002".into());
+    let deflate = std::env::args().skip(2).any(|a| a == "--deflate");
     let opts = ClientOptions {
         timeout: Duration::from_secs(30),
+        deflate: deflate.then(wslens::deflate::DeflateConfig::default),
         ..ClientOptions::default()
     };
     let count = case_count(&base, &opts).unwrap_or_else(|e| {

@@ -36,6 +36,8 @@ pub struct BenchConfig {
     pub warmup: Duration,
     /// Generator threads.
     pub threads: usize,
+    /// Offer permessage-deflate (RFC 7692) on every connection.
+    pub deflate: Option<wslens::deflate::DeflateConfig>,
 }
 
 /// The outcome.
@@ -269,7 +271,10 @@ pub fn run(
 }
 
 fn connect_all(config: &BenchConfig, n: usize) -> io::Result<Vec<BenchConn>> {
-    let opts = ClientOptions::default();
+    let opts = ClientOptions {
+        deflate: config.deflate,
+        ..ClientOptions::default()
+    };
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {
         let (client, _) =

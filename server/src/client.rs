@@ -19,6 +19,8 @@ pub struct ClientOptions {
     pub origin: Option<String>,
     /// Timeout for connecting and for the handshake.
     pub timeout: Duration,
+    /// Offer permessage-deflate (RFC 7692) with these settings.
+    pub deflate: Option<wslens::deflate::DeflateConfig>,
 }
 
 impl Default for ClientOptions {
@@ -28,6 +30,7 @@ impl Default for ClientOptions {
             protocols: Vec::new(),
             origin: None,
             timeout: Duration::from_secs(10),
+            deflate: None,
         }
     }
 }
@@ -177,7 +180,7 @@ impl Client {
             extensions: None,
             origin: opts.origin.as_deref(),
             extra_headers: &headers,
-            deflate: None,
+            deflate: opts.deflate.as_ref(),
         };
         let conn = Connection::client(Config::default(), &request, mask_keys());
         let mut client = Client {

@@ -44,6 +44,11 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Cap on an HTTP request head (431 past it; default 8 KiB).
     pub max_header_bytes: usize,
+    /// permessage-deflate (RFC 7692), negotiated with clients that offer it (default: on,
+    /// context takeover, 15-bit windows, level 6); `None` declines every offer. Broadcast
+    /// frames are encoded once and shared, so they go out uncompressed (RSV1 is per message:
+    /// always legal).
+    pub deflate: Option<wslens::deflate::DeflateConfig>,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +72,7 @@ impl Default for ServerConfig {
             max_frame: 16 << 20,
             max_connections: 100_000,
             max_header_bytes: wslens::handshake::DEFAULT_MAX_HEADER_BYTES,
+            deflate: Some(wslens::deflate::DeflateConfig::default()),
         }
     }
 }

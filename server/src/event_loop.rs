@@ -541,6 +541,7 @@ impl EventLoop {
         };
         let accepted = ws.accept(&AcceptOptions {
             protocol: protocol.as_deref(),
+            deflate: self.shared.config.deflate.as_ref(),
             ..AcceptOptions::default()
         });
         if accepted.is_err() {

@@ -6,7 +6,7 @@
 use anstyle::{AnsiColor, Style};
 use base64::Engine as _;
 use std::fmt::Write as _;
-use wslens::inspect::{guess_role, inspect_frames, inspect_handshake, FrameView, Inspection};
+use wslens::inspect::{guess_role, inspect_frames_with, inspect_handshake, FrameView, Inspection};
 use wslens::trace::Field;
 use wslens::Role;
 
@@ -118,11 +118,26 @@ pub fn role_for(bytes: &[u8], role: Option<Role>) -> Role {
 
 /// The whole report for `bytes`. Returns the text and whether the bytes broke the protocol.
 pub fn report(bytes: &[u8], role: Option<Role>, palette: Palette) -> (String, bool) {
+    report_with(bytes, role, palette, false)
+}
+
+/// [`report`], reading the frames as if permessage-deflate (RFC 7692) had been negotiated
+/// when `deflate` is set: RSV1 means "compressed" and compressed messages are shown inflated.
+pub fn report_with(
+    bytes: &[u8],
+    role: Option<Role>,
+    palette: Palette,
+    deflate: bool,
+) -> (String, bool) {
     if bytes.starts_with(b"GET ") || bytes.starts_with(b"HTTP/") {
         return handshake_report(bytes, palette);
     }
     let role = role_for(bytes, role);
-    let ins = inspect_frames(bytes, role);
+    let config = wslens::Config {
+        deflate: deflate.then(wslens::deflate::DeflateParams::default),
+        ..wslens::Config::default()
+    };
+    let ins = inspect_frames_with(bytes, role, config);
     (frames_report(bytes, &ins, palette), ins.error.is_some())
 }
 
@@ -153,9 +168,21 @@ fn frames_report(bytes: &[u8], ins: &Inspection, p: Palette) -> String {
         let _ = writeln!(out, "\n{}", p.bold("messages"));
         for (m, event) in ins.messages.iter().zip(message_texts(ins)) {
             let frames: Vec<String> = m.frames.iter().map(|f| f.to_string()).collect();
+            let wire: u64 = m
+                .frames
+                .iter()
+                .filter_map(|&i| ins.frames.get(i)?.header.map(|h| h.payload_len))
+                .sum();
+            let compressed = if m.compressed {
+                format!(
+                    " (inflated from {wire} compressed bytes, permessage-deflate, RFC 7692 §7.2.2)"
+                )
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "  {} of {} bytes from frame{} {}: {event}",
+                "  {} of {} bytes{compressed} from frame{} {}: {event}",
                 m.opcode.meaning(),
                 m.len,
                 if frames.len() > 1 { "s" } else { "" },
@@ -466,5 +493,30 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    }
+
+    #[test]
+    fn deflate_shows_compressed_messages_inflated() {
+        // RFC 7692 §7.2.3.1 and §7.2.3.2: "Hello" twice, the second sharing the window.
+        let bytes = decode_input(
+            b"c1 07 f2 48 cd c9 c9 07 00 c1 05 f2 00 11 00 00",
+            InputFormat::Hex,
+        )
+        .unwrap();
+        let (text, failed) = report_with(&bytes, Some(Role::Client), Palette::new(false), true);
+        assert!(!failed, "{text}");
+        assert!(
+            text.contains("set: compressed (permessage-deflate, RFC 7692 §6)"),
+            "{text}"
+        );
+        assert!(text.contains("text frame of 5 bytes (inflated from 7 compressed bytes, permessage-deflate, RFC 7692 §7.2.2) from frame 0: \"Hello\""), "{text}");
+        assert!(text.contains("(inflated from 5 compressed bytes"), "{text}");
+        // Without --deflate, RSV1 breaks the rules.
+        let (text, failed) = report(&bytes, Some(Role::Client), Palette::new(false));
+        assert!(failed);
+        assert!(
+            text.contains("— RFC 6455 §5.2; a server closes with 1002"),
+            "{text}"
+        );
     }
 }

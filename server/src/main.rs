@@ -66,6 +66,9 @@ struct BenchArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Offer permessage-deflate (RFC 7692) on every connection.
+    #[arg(long)]
+    deflate: bool,
 }
 
 #[derive(clap::Args)]
@@ -84,6 +87,10 @@ struct ConnectArgs {
     /// Connect/handshake timeout, and how long `send` waits for replies.
     #[arg(long, value_parser = duration, default_value = "5s")]
     timeout: Duration,
+    /// Offer permessage-deflate (RFC 7692): messages are compressed both ways if the server
+    /// agrees.
+    #[arg(long)]
+    deflate: bool,
 }
 
 impl ConnectArgs {
@@ -100,6 +107,7 @@ impl ConnectArgs {
             protocols: self.subprotocol.clone(),
             origin: self.origin.clone(),
             timeout: self.timeout,
+            deflate: self.deflate.then(wslens::deflate::DeflateConfig::default),
         })
     }
 }
@@ -141,6 +149,10 @@ struct InspectArgs {
     /// Colour: auto (on a terminal), always, never.
     #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
     color: String,
+    /// Read the frames as if permessage-deflate (RFC 7692) was negotiated: RSV1 means
+    /// "compressed", and compressed messages are shown inflated.
+    #[arg(long)]
+    deflate: bool,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -206,6 +218,24 @@ struct ServeArgs {
     /// Cap on an HTTP request head, in bytes (431 past it).
     #[arg(long, default_value_t = 8192)]
     max_header_bytes: usize,
+    /// Decline permessage-deflate (RFC 7692); by default it is negotiated with clients that
+    /// offer it.
+    #[arg(long)]
+    no_deflate: bool,
+    /// Largest LZ77 window, as log2 bytes (8-15), for the server's compressor and, when the
+    /// client lets the server choose, the client's: smaller saves memory, compresses less.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u8).range(8..=15))]
+    deflate_window_bits: u8,
+    /// Agree to no context takeover both ways: compression state lives for one message, so
+    /// idle connections hold none (compresses repetitive traffic less well).
+    #[arg(long)]
+    deflate_no_context_takeover: bool,
+    /// Compression level 0-9 (1: fastest, 9: smallest).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u8).range(0..=9))]
+    deflate_level: u8,
+    /// zlib memLevel 1-9 for the compressor's buffers (1: 512 bytes, 8: 64 KiB).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=9))]
+    deflate_mem_level: u8,
 }
 
 impl ServeArgs {
@@ -230,6 +260,14 @@ impl ServeArgs {
             max_frame: self.max_frame,
             max_connections: self.max_connections,
             max_header_bytes: self.max_header_bytes,
+            deflate: (!self.no_deflate).then_some(wslens::deflate::DeflateConfig {
+                server_no_context_takeover: self.deflate_no_context_takeover,
+                client_no_context_takeover: self.deflate_no_context_takeover,
+                server_max_window_bits: self.deflate_window_bits,
+                client_max_window_bits: self.deflate_window_bits,
+                level: self.deflate_level,
+                mem_level: self.deflate_mem_level,
+            }),
             ..defaults
         }
     }
@@ -462,6 +500,7 @@ fn bench(args: BenchArgs) -> Result<(), String> {
         threads: args
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        deflate: args.deflate.then(wslens::deflate::DeflateConfig::default),
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
@@ -502,7 +541,7 @@ fn bench(args: BenchArgs) -> Result<(), String> {
 
 fn inspect(args: InspectArgs) -> i32 {
     use std::io::{IsTerminal as _, Read as _};
-    use wslens_server::inspect_cmd::{decode_input, report, InputFormat, Palette};
+    use wslens_server::inspect_cmd::{decode_input, report_with, InputFormat, Palette};
     let format = if args.raw {
         InputFormat::Raw
     } else if args.base64 {
@@ -534,7 +573,7 @@ fn inspect(args: InspectArgs) -> i32 {
         "never" => false,
         _ => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
-    let (text, broken) = report(&bytes, role, Palette::new(color));
+    let (text, broken) = report_with(&bytes, role, Palette::new(color), args.deflate);
     print!("{text}");
     i32::from(broken)
 }

@@ -23,11 +23,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+def start(*extra):
     port = free_port()
     proc = subprocess.Popen(
-        [str(binary()), "serve", "--port", str(port), "--threads", "2", "--www", str(ROOT / "www")],
+        [str(binary()), "serve", "--port", str(port), "--threads", "2", "--www", str(ROOT / "www"), *extra],
         env={**os.environ, "RUST_LOG": "warn"},
     )
     deadline = time.time() + 10
@@ -40,6 +39,32 @@ def server():
     else:
         proc.kill()
         raise RuntimeError("wslens serve did not start")
-    yield f"ws://127.0.0.1:{port}"
+    return proc, f"ws://127.0.0.1:{port}"
+
+
+def stop(proc):
     proc.terminate()
     assert proc.wait(timeout=10) == 0, "clean exit on SIGTERM"
+
+
+@pytest.fixture(scope="module")
+def server():
+    proc, url = start()
+    yield url
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def small_server():
+    """A server whose messages may not exceed 1 MiB (after inflating)."""
+    proc, url = start("--max-message", str(1 << 20))
+    yield url
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def plain_server():
+    """A server started with --no-deflate."""
+    proc, url = start("--no-deflate")
+    yield url
+    stop(proc)

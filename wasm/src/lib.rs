@@ -8,7 +8,7 @@
 use js_sys::{Array, Error, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wslens::frame::{FrameHeader, OpCode};
-use wslens::inspect::{guess_role, inspect_frames, inspect_handshake, Inspection};
+use wslens::inspect::{guess_role, inspect_frames_with, inspect_handshake, Inspection};
 use wslens::trace::Field;
 use wslens::{OwnedEvent, Role};
 
@@ -133,6 +133,10 @@ fn inspection_to_js(ins: &Inspection) -> Object {
         set(&msg, "opcode", m.opcode as u8);
         set(&msg, "type", m.opcode.meaning());
         set(&msg, "length", m.len as f64);
+        set(&msg, "compressed", m.compressed);
+        if let Some(inflated) = &m.inflated {
+            set(&msg, "inflated", bytes(inflated));
+        }
         let frames = Array::new();
         for i in &m.frames {
             frames.push(&JsValue::from(*i as u32));
@@ -188,10 +192,28 @@ fn inspection_to_js(ins: &Inspection) -> Object {
 /// (offset, bits, value, meaning, RFC section) and payload bytes (masked, key byte, plain),
 /// messages, the error pinned to its byte with the close code, and how many more bytes a
 /// partial input needs. `role` is "server" (frames must be masked), "client", or "auto".
+///
+/// With `deflate` true, the bytes are read as if permessage-deflate (RFC 7692) had been
+/// negotiated (context takeover, 15-bit windows): RSV1 on a message's first frame means
+/// "compressed", and each compressed message has `compressed: true` and its `inflated`
+/// payload (text messages' `text` is the inflated text).
 #[wasm_bindgen(js_name = inspectFrames)]
-pub fn inspect_frames_js(input: &[u8], role: &str) -> Result<Object, JsValue> {
+pub fn inspect_frames_js(
+    input: &[u8],
+    role: &str,
+    deflate: Option<bool>,
+) -> Result<Object, JsValue> {
     let role = parse_role(role, input)?;
-    Ok(inspection_to_js(&inspect_frames(input, role)))
+    let config = wslens::Config {
+        deflate: deflate
+            .unwrap_or(false)
+            .then(wslens::deflate::DeflateParams::default),
+        ..wslens::Config::default()
+    };
+    if config.deflate.is_some() && !cfg!(feature = "deflate") {
+        return Err(Error::new("built without permessage-deflate (feature `deflate`)").into());
+    }
+    Ok(inspection_to_js(&inspect_frames_with(input, role, config)))
 }
 
 /// Parses an opening-handshake request (or response) as the server (or client) does: its

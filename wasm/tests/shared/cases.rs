@@ -28,7 +28,7 @@ const MASKED_HELLO: [u8; 11] = [
 
 #[wasm_bindgen_test]
 fn masked_hello_fields_and_unmasking() {
-    let ins: JsValue = inspect_frames_js(&MASKED_HELLO, "auto").unwrap().into();
+    let ins: JsValue = inspect_frames_js(&MASKED_HELLO, "auto", None).unwrap().into();
     assert_eq!(string(&ins, "role"), "server");
     assert!(get(&ins, "error").is_null());
     let frame = at(&get(&ins, "frames"), 0);
@@ -56,13 +56,13 @@ fn masked_hello_fields_and_unmasking() {
 #[wasm_bindgen_test]
 fn rfc_examples_fragmented_ping_and_long_headers() {
     let fragmented = [0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f];
-    let ins: JsValue = inspect_frames_js(&fragmented, "client").unwrap().into();
+    let ins: JsValue = inspect_frames_js(&fragmented, "client", None).unwrap().into();
     assert_eq!(Array::from(&get(&ins, "frames")).length(), 2);
     assert_eq!(string(&at(&get(&ins, "messages"), 0), "text"), "Hello");
     let ping = [0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
-    let ins: JsValue = inspect_frames_js(&ping, "client").unwrap().into();
+    let ins: JsValue = inspect_frames_js(&ping, "client", None).unwrap().into();
     assert_eq!(string(&at(&get(&ins, "messages"), 0), "type"), "ping");
-    let ins: JsValue = inspect_frames_js(&[0x82, 0x7E, 0x01, 0x00], "client")
+    let ins: JsValue = inspect_frames_js(&[0x82, 0x7E, 0x01, 0x00], "client", None)
         .unwrap()
         .into();
     assert_eq!(num(&ins, "needMore"), 256.0);
@@ -70,17 +70,46 @@ fn rfc_examples_fragmented_ping_and_long_headers() {
 
 #[wasm_bindgen_test]
 fn malformed_frames_pin_the_error_and_close_code() {
-    let ins: JsValue = inspect_frames_js(&[0x83, 0x80, 0, 0, 0, 0], "server")
+    let ins: JsValue = inspect_frames_js(&[0x83, 0x80, 0, 0, 0, 0], "server", None)
         .unwrap()
         .into();
     let err = get(&ins, "error");
     assert_eq!((num(&err, "offset"), num(&err, "closeCode")), (0.0, 1002.0));
     assert_eq!(string(&err, "rule"), "reserved opcode");
-    let ins: JsValue = inspect_frames_js(&[0x81, 0x82, 0, 0, 0, 0, 0xff, 0xfe], "server")
+    let ins: JsValue = inspect_frames_js(&[0x81, 0x82, 0, 0, 0, 0, 0xff, 0xfe], "server", None)
         .unwrap()
         .into();
     assert_eq!(num(&get(&ins, "error"), "closeCode"), 1007.0);
-    assert!(inspect_frames_js(&MASKED_HELLO, "nobody").is_err());
+    assert!(inspect_frames_js(&MASKED_HELLO, "nobody", None).is_err());
+}
+
+/// RFC 7692 §7.2.3.1: "Hello" compressed; with permessage-deflate the inspector reads RSV1
+/// as "compressed" and shows the inflated payload; without it, RSV1 is an error (1002).
+#[wasm_bindgen_test]
+fn permessage_deflate_inflates_and_explains_rsv1() {
+    let hello = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    let ins: JsValue = inspect_frames_js(&hello, "client", Some(true)).unwrap().into();
+    assert!(get(&ins, "error").is_null());
+    let msg = at(&get(&ins, "messages"), 0);
+    assert_eq!(get(&msg, "compressed").as_bool(), Some(true));
+    assert_eq!(string(&msg, "text"), "Hello");
+    let inflated: Uint8Array = get(&msg, "inflated").into();
+    assert_eq!(inflated.to_vec(), b"Hello");
+    assert_eq!(num(&msg, "length"), 5.0);
+    let rsv1 = at(&get(&at(&get(&ins, "frames"), 0), "fields"), 1);
+    assert_eq!(
+        string(&rsv1, "meaning"),
+        "set: compressed (permessage-deflate, RFC 7692 §6)"
+    );
+    let ins: JsValue = inspect_frames_js(&hello, "client", None).unwrap().into();
+    assert_eq!(num(&get(&ins, "error"), "closeCode"), 1002.0);
+    // Corrupt compressed data: 1007, cited from RFC 7692.
+    let ins: JsValue = inspect_frames_js(&[0xc2, 0x01, 0xff], "client", Some(true))
+        .unwrap()
+        .into();
+    let err = get(&ins, "error");
+    assert_eq!(num(&err, "closeCode"), 1007.0);
+    assert_eq!(string(&err, "rfc"), "RFC 7692 §7.2.2");
 }
 
 #[wasm_bindgen_test]
