@@ -26,5 +26,5 @@ ensure_wasm_tools() {
 build_page() {
   echo "==> building the wasm module into www/pkg"
   wasm-pack --quiet build wasm --target web --mode no-install --release --out-dir ../www/pkg --no-typescript
-  echo "    www/pkg/wslens_wasm_bg.wasm: $(wc -c <www/pkg/wslens_wasm_bg.wasm) bytes"
+  python3 scripts/strip_wasm_names.py www/pkg/wslens_wasm_bg.wasm
 }

@@ -300,9 +300,14 @@ function log(list, cls, ...content) {
   list.append(el('li', { class: cls }, ...content));
   list.scrollTop = list.scrollHeight;
 }
-function inspectLink(label, hex, role) {
+// With permessage-deflate, a message may refer back into earlier ones (context takeover,
+// RFC 7692 §7.2.3.2), so the link inspects the whole stream so far and selects its last frame.
+function inspectLink(label, hex, role, deflate = false) {
   return el('a', { class: 'inspect', tabindex: '0', role: 'button', onclick: () => {
-    $('input').value = hex; $('format').value = 'hex'; $('role').value = role; inspect(); selectTab($('tab-inspect'));
+    $('input').value = hex; $('format').value = 'hex'; $('role').value = role; $('deflate').checked = deflate;
+    inspect();
+    if (deflate && !state.ins.error) { state.frame = Math.max(0, state.ins.frames.length - 1); renderInspector(); renderUnmask(); }
+    selectTab($('tab-inspect'));
   } }, label);
 }
 function client({ path, protocols, stateEl, list, onMessage }) {
@@ -314,7 +319,13 @@ function client({ path, protocols, stateEl, list, onMessage }) {
       ws = new WebSocket(`${wsBase}${path()}`, protocols);
       ws.binaryType = 'arraybuffer';
       stateEl.textContent = 'connecting';
-      ws.onopen = () => { stateEl.textContent = 'open'; log(list, 'sys', `open (subprotocol: ${ws.protocol || 'none'})`); };
+      this.deflate = false;
+      this.history = { in: '', out: '' };
+      ws.onopen = () => {
+        this.deflate = ws.extensions.includes('permessage-deflate');
+        stateEl.textContent = 'open';
+        log(list, 'sys', `open (subprotocol: ${ws.protocol || 'none'}; extensions: ${ws.extensions || 'none'})`);
+      };
       ws.onmessage = (e) => onMessage(e.data);
       ws.onerror = () => log(list, 'sys', 'error');
       ws.onclose = (e) => { stateEl.textContent = 'closed'; log(list, 'sys', `closed: code ${e.code}${e.reason ? ` "${e.reason}"` : ''}${e.wasClean ? '' : ' (not clean)'}`); };
@@ -334,8 +345,13 @@ const echo = client({
     if (typeof data === 'string' && data.startsWith('{"wire":')) {
       const { wire } = JSON.parse(data);
       const spaced = (h) => h.match(/../g)?.join(' ') ?? '';
-      log(echoLog, 'wire', 'your browser sent (masked): ', inspectLink(spaced(wire.in), spaced(wire.in), 'server'));
-      log(echoLog, 'wire', 'the server wrote: ', inspectLink(spaced(wire.out), spaced(wire.out), 'client'));
+      const { deflate, history } = echo;
+      history.in += wire.in; history.out += wire.out;
+      const rsv1 = (h) => deflate && (parseInt(h.slice(0, 2), 16) & 0x40) !== 0;
+      log(echoLog, 'wire', `your browser sent (masked${rsv1(wire.in) ? ', compressed' : ''}): `,
+        inspectLink(spaced(wire.in), spaced(deflate ? history.in : wire.in), 'server', deflate));
+      log(echoLog, 'wire', `the server wrote${rsv1(wire.out) ? ' (compressed)' : ''}: `,
+        inspectLink(spaced(wire.out), spaced(deflate ? history.out : wire.out), 'client', deflate));
     } else {
       log(echoLog, 'in', `← ${typeof data === 'string' ? data : `[${data.byteLength} bytes]`}`);
     }

@@ -32,7 +32,7 @@ test('Chromium: text, 1 MiB binary, pings answered, 1000 round trips, clean clos
     ws.binaryType = 'arraybuffer';
     await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = fail; });
     const next = () => new Promise((ok) => { ws.onmessage = (e) => ok(e.data); });
-    const out = {};
+    const out = { extensions: ws.extensions };
     ws.send('héllo from chromium');
     out.text = await next();
     const big = new Uint8Array(1 << 20).map((_, i) => (i * 7) & 0xff);
@@ -55,6 +55,7 @@ test('Chromium: text, 1 MiB binary, pings answered, 1000 round trips, clean clos
     return out;
   }, `${server.ws}/echo`);
   assert.deepEqual(result, {
+    extensions: 'permessage-deflate',
     text: 'héllo from chromium',
     binaryOk: true,
     openAfterPings: true,
@@ -62,5 +63,38 @@ test('Chromium: text, 1 MiB binary, pings answered, 1000 round trips, clean clos
     close: { code: 1000, clean: true },
   });
   assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('Chromium: permessage-deflate negotiated, compressed both ways (seen by the wire tap)', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${server.http}/`);
+  const result = await page.evaluate(async (url) => {
+    const ws = new WebSocket(url, ['wslens.wire']);
+    await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = fail; });
+    const next = () => new Promise((ok) => { ws.onmessage = (e) => ok(e.data); });
+    const message = 'compressible '.repeat(1000);
+    ws.send(message);
+    const echo = await next();
+    const tap = JSON.parse(await next()).wire;
+    const large = 'x'.repeat(5 << 20);
+    ws.send(large);
+    const largeEcho = await next();
+    await next();
+    ws.close(1000);
+    return {
+      extensions: ws.extensions,
+      echoed: echo === message,
+      largeEchoed: largeEcho === large,
+      inByte0: tap.in.slice(0, 2),
+      outByte0: tap.out.slice(0, 2),
+      outLen: tap.out.length / 2,
+    };
+  }, `${server.ws}/echo`);
+  assert.equal(result.extensions, 'permessage-deflate');
+  assert.ok(result.echoed && result.largeEchoed);
+  assert.equal(result.inByte0, 'c1', 'the browser compressed: FIN + RSV1 + text');
+  assert.equal(result.outByte0, 'c1', 'the server compressed its echo');
+  assert.ok(result.outLen < 200, `13,000 bytes went out as ${result.outLen}`);
   await page.close();
 });

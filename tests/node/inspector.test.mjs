@@ -131,16 +131,48 @@ test('live: echo shows the masked bytes the browser sent, clickable into the ins
   await page.waitForSelector('#echo-log li.wire a.inspect');
   const log = await page.textContent('#echo-log');
   assert.match(log, /← Hello/);
+  assert.match(log, /extensions: permessage-deflate/);
   const sent = await page.textContent('#echo-log li.wire a.inspect');
-  // FIN + text, MASK + length 5, a 4-byte key chosen by the browser, 5 masked bytes.
-  assert.match(sent, /^81 85( [0-9a-f]{2}){9}$/);
+  // FIN + RSV1 (compressed, permessage-deflate) + text, MASK + length 7, a 4-byte key chosen
+  // by the browser, the 7 masked bytes of "Hello" compressed (RFC 7692 §7.2.3.1).
+  assert.match(sent, /^c1 87( [0-9a-f]{2}){11}$/);
   await page.screenshot({ path: path.join(shots, 'live.png'), fullPage: true });
   await page.click('#echo-log li.wire a.inspect');
-  assert.match(await page.textContent('#messages'), /text frame of 5 bytes from frame 0: "Hello"/);
+  assert.match(await page.textContent('#messages'), /text frame of 5 bytes \(compressed: inflated from 7 bytes, RFC 7692 §7\.2\.2\) from frame 0: "Hello"/);
+  // A second message refers back to the first (context takeover): the link inspects the
+  // stream so far, and both inflate.
+  await page.click('#tab-live');
+  await page.fill('#echo-text', 'Hello');
+  await page.click('#echo-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('#echo-log li.wire a.inspect').length === 4);
+  await page.click('#echo-log li.wire:nth-last-child(2) a.inspect');
+  const messages = await page.textContent('#messages');
+  assert.match(messages, /from frame 0: "Hello"/);
+  assert.match(messages, /from frame 1: "Hello"/);
+  assert.doesNotMatch(await page.textContent('#verdict'), /Error/);
+  await page.uncheck('#deflate');
   await page.click('#tab-live');
   await page.click('#echo-close');
   await page.waitForFunction(() => document.getElementById('echo-state').textContent === 'closed');
   assert.match(await page.textContent('#echo-log'), /closed: code 1000/);
+});
+
+test('permessage-deflate: the checkbox reads RSV1 as compressed and shows the message inflated', async () => {
+  // RFC 7692 §7.2.3.1 and §7.2.3.2: "Hello", then "Hello" again through the shared window.
+  await inspect('c1 07 f2 48 cd c9 c9 07 00 c1 05 f2 00 11 00 00', 'client');
+  assert.match(await page.textContent('#verdict'), /reserved bit set without a negotiated extension \(RFC 6455 §5\.2\)\. A server closes with 1002/);
+  await page.check('#deflate');
+  assert.match(await page.textContent('#verdict'), /Valid: every byte read/);
+  const messages = await page.textContent('#messages');
+  assert.match(messages, /text frame of 5 bytes \(compressed: inflated from 7 bytes, RFC 7692 §7\.2\.2\) from frame 0: "Hello"/);
+  assert.match(messages, /text frame of 5 bytes \(compressed: inflated from 5 bytes, RFC 7692 §7\.2\.2\) from frame 1: "Hello"/);
+  const rsv1 = await page.$$eval('#fields tbody tr', (trs) => [...trs[1].cells].map((c) => c.textContent));
+  assert.deepEqual(rsv1.slice(1, 5), ['RSV1', '.1......', '1', 'set: compressed (permessage-deflate, RFC 7692 §6)']);
+  await page.screenshot({ path: path.join(shots, 'inspector-deflate.png'), fullPage: true });
+  // Corrupt compressed data: 1007, cited from RFC 7692.
+  await inspect('c2 01 ff', 'client');
+  assert.match(await page.textContent('#verdict'), /compressed payload is not valid DEFLATE data \(RFC 7692 §7\.2\.2\)\. A server closes with 1007/);
+  await page.uncheck('#deflate');
 });
 
 test('no console errors', () => {
