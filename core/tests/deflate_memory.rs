@@ -115,6 +115,20 @@ fn compression_memory_per_connection() {
         l_open - plain_open,
         l_idle - plain_idle
     );
+    let server = DeflateParams {
+        server_no_context_takeover: true,
+        ..default
+    };
+    let (s_open, s_idle) = per_connection(Some(server));
+    println!(
+        "  wslens serve's default (server_no_context_takeover, 15-bit windows): {} B active, {} B idle",
+        s_open - plain_open,
+        s_idle - plain_idle
+    );
+    assert!(
+        s_idle - plain_idle < 64 * 1024,
+        "only the decompressor's window stays"
+    );
     // The default keeps both windows for context takeover, idle or not.
     assert!(d_idle - plain_idle > 200_000, "{}", d_idle - plain_idle);
     // The low-memory preset needs far less while active, and nothing beyond the box when idle.

@@ -44,10 +44,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Cap on an HTTP request head (431 past it; default 8 KiB).
     pub max_header_bytes: usize,
-    /// permessage-deflate (RFC 7692), negotiated with clients that offer it (default: on,
-    /// context takeover, 15-bit windows, level 6); `None` declines every offer. Broadcast
-    /// frames are encoded once and shared, so they go out uncompressed (RSV1 is per message:
-    /// always legal).
+    /// permessage-deflate (RFC 7692), negotiated with clients that offer it; `None` declines
+    /// every offer. Default: [`ServerConfig::default_deflate`]. Broadcast frames are encoded
+    /// once and shared, so they go out uncompressed (RSV1 is per message: always legal).
     pub deflate: Option<wslens::deflate::DeflateConfig>,
 }
 
@@ -72,12 +71,23 @@ impl Default for ServerConfig {
             max_frame: 16 << 20,
             max_connections: 100_000,
             max_header_bytes: wslens::handshake::DEFAULT_MAX_HEADER_BYTES,
-            deflate: Some(wslens::deflate::DeflateConfig::default()),
+            deflate: Some(Self::default_deflate()),
         }
     }
 }
 
 impl ServerConfig {
+    /// The server's default permessage-deflate settings: `server_no_context_takeover` (the
+    /// server's compressor, ~330 KB with zlib-rs, lives for one message, so an idle connection
+    /// keeps none of it), the client's context takeover allowed (the decompressor keeps the
+    /// client's 32 KiB window), 15-bit windows, level 6.
+    pub fn default_deflate() -> wslens::deflate::DeflateConfig {
+        wslens::deflate::DeflateConfig {
+            server_no_context_takeover: true,
+            ..wslens::deflate::DeflateConfig::default()
+        }
+    }
+
     /// The protocol limits for one connection.
     pub fn connection_config(&self) -> wslens::Config {
         wslens::Config {
