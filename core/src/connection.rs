@@ -831,12 +831,13 @@ impl<T: Tracer> Connection<T> {
             }
         }
         if let Some(p) = self.out.pmd.as_deref_mut().filter(|p| p.compressed) {
-            // The limit applies to the inflated size (checked as it is produced); the
-            // compressed bytes are bounded too, with room for DEFLATE's worst-case growth
-            // (5 bytes per 16 KiB stored block) on incompressible data.
+            // The limit applies to the inflated size (checked as it is produced). The
+            // compressed bytes are never buffered, but they are bounded too, with room for
+            // DEFLATE's worst-case growth on incompressible data (9 bits per byte with fixed
+            // Huffman codes), so an endless message of empty blocks cannot go on forever.
             p.wire_len = p.wire_len.saturating_add(header.payload_len);
             let max = self.config.max_message_size as u64;
-            if p.wire_len > max.saturating_add(max / 1024).saturating_add(64) {
+            if p.wire_len > max.saturating_add(max / 8).saturating_add(1024) {
                 return Err(self.fail_at(ProtocolError::MessageTooBig, at + 1));
             }
             return Ok(());
@@ -994,15 +995,18 @@ impl<T: Tracer> Connection<T> {
             self.tracer
                 .inflated(self.decoder.offset(), &self.buffer[before..]);
         }
+        // The bytes inflated before a failure came first in the stream: their UTF-8 is
+        // checked first, so the error does not depend on how the input was chunked.
+        let last = fin && result.is_ok();
+        if text && self.utf8.feed(&self.buffer[before..], last).is_err() {
+            return Err(self.fail_at(ProtocolError::InvalidUtf8, at));
+        }
         if let Err(fail) = result {
             let kind = match fail {
                 InflateFail::Corrupt => ProtocolError::InvalidCompressedData,
                 InflateFail::TooBig => ProtocolError::MessageTooBig,
             };
             return Err(self.fail_at(kind, at));
-        }
-        if text && self.utf8.feed(&self.buffer[before..], fin).is_err() {
-            return Err(self.fail_at(ProtocolError::InvalidUtf8, at));
         }
         if fin {
             self.message = None;

@@ -30,7 +30,7 @@ use alloc::string::String;
 #[cfg(feature = "deflate")]
 use alloc::vec::Vec;
 #[cfg(feature = "deflate")]
-use zlib_rs::{DeflateFlush, InflateError, InflateFlush, Status};
+use zlib_rs::{DeflateFlush, InflateFlush, Status};
 
 /// The extension's registered name (RFC 7692 §7).
 pub const EXTENSION_NAME: &str = "permessage-deflate";
@@ -528,7 +528,7 @@ fn grow_within(out: &mut Vec<u8>, need: usize, cap: usize) {
 pub(crate) struct Decompressor {
     stream: Option<zlib_rs::Inflate>,
     no_context_takeover: bool,
-    /// The peer's DEFLATE stream ended with a BFINAL block inside this message (§7.2.3.5):
+    /// The peer's DEFLATE stream ended with a BFINAL block inside this message (§7.2.3.4):
     /// the rest of the message is ignored.
     ended: bool,
 }
@@ -587,9 +587,8 @@ impl Decompressor {
                 return Err(InflateFail::TooBig);
             }
             match status {
-                Err(InflateError::MemError) | Err(InflateError::StreamError) => {
-                    return Err(InflateFail::Corrupt)
-                }
+                // DataError is invalid DEFLATE; NeedDict cannot happen in a raw stream, and
+                // Stream/MemError would mean a broken state: all fail the message.
                 Err(_) => return Err(InflateFail::Corrupt),
                 Ok(Status::StreamEnd) => {
                     self.ended = true;
@@ -605,7 +604,7 @@ impl Decompressor {
 
     /// The message ended (RFC 7692 §7.2.2): appends `00 00 ff ff` and inflates what it
     /// completes, then resets if the peer has no context takeover. After a BFINAL block
-    /// (§7.2.3.5) the stream is restarted with `out`'s last 32 KiB as its window: exact when
+    /// (§7.2.3.4) the stream is restarted with `out`'s last 32 KiB as its window: exact when
     /// `out` holds the whole message and the message is at least the window's size.
     pub(crate) fn finish(&mut self, out: &mut Vec<u8>, limit: usize) -> Result<(), InflateFail> {
         let result = self.inflate(&SYNC_TAIL, out, limit);

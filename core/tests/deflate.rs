@@ -518,3 +518,56 @@ fn shrink_buffers_frees_state_without_context_takeover_and_keeps_working() {
         c.shrink_buffers();
     }
 }
+
+#[test]
+fn compressed_bytes_are_bounded_too() {
+    // Limit 1,000 inflated bytes: the compressed bytes of one message may be at most
+    // 1,000 + 1,000/8 + 1,024 = 2,149 (room for DEFLATE's worst case). A frame header claiming
+    // 2,150 is refused with 1009 at its length byte, before any payload arrives.
+    let header = [0xc2, 0x80 | 126, 0x08, 0x66, 0, 0, 0, 0];
+    assert_eq!(
+        server_error(Some(DeflateParams::default()), 1000, &header),
+        (protocol(ProtocolError::MessageTooBig, 1), 1009)
+    );
+    // Just under it, 429 empty stored blocks and a final 0x00 (2,146 bytes inflating to
+    // nothing) are one empty message.
+    let mut payload = [0x00, 0x00, 0x00, 0xff, 0xff].repeat(429);
+    payload.push(0x00);
+    let n = payload.len();
+    let mut wire = vec![0xc2, 0x80 | 126, (n >> 8) as u8, n as u8, 0, 0, 0, 0];
+    wire.extend_from_slice(&payload);
+    let mut s = Connection::accepted(Config {
+        max_message_size: 1000,
+        ..config(DeflateParams::default())
+    });
+    assert_eq!(events(&mut s, &wire).unwrap(), [OwnedEvent::Binary(vec![])]);
+}
+
+/// Found by the `decoder_deflate` fuzzer: a text message whose inflated bytes turn invalid
+/// (UTF-8) before its DEFLATE data turns invalid. Fed whole, one inflate call met both; fed in
+/// pieces, the UTF-8 error came first. The bytes inflated before a failure are now checked
+/// first, so both feedings report the same error at the same offset.
+#[test]
+fn regression_utf8_error_before_corrupt_data_in_any_chunking() {
+    let wire = [
+        0x41, 0x85, 0x01, 0x02, 0x03, 0x04, 0xcb, 0x4a, 0xce, 0xcd, 0xc8, 0x89, 0x80, 0x01, 0x02,
+        0x03, 0x04, 0x80, 0x86, 0x01, 0x02, 0x98, 0x98, 0x98, 0x98, 0x03, 0x23, 0x00, 0x2a, 0x02,
+    ];
+    let feed = |chunk: usize| {
+        let mut s = server(DeflateParams::default());
+        let mut evs = Vec::new();
+        let mut err = None;
+        for piece in wire.chunks(chunk) {
+            if let Err(e) = s.receive(piece, &mut evs) {
+                err = Some(e);
+                break;
+            }
+        }
+        (evs, err, s.take_output())
+    };
+    let whole = feed(wire.len());
+    assert_eq!(whole.1, Some(protocol(ProtocolError::InvalidUtf8, 17)));
+    for chunk in 1..wire.len() {
+        assert_eq!(feed(chunk), whole, "chunk {chunk}");
+    }
+}
