@@ -331,3 +331,107 @@ fn listen_closes_cleanly_on_ctrl_c() {
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("closed: 1000"), "{stderr}");
 }
+
+/// permessage-deflate from the command line: `send --deflate` and `bench --deflate` against the
+/// server (which negotiates it by default; the wire tap shows RSV1 both ways), `--no-deflate`
+/// declining, and `inspect --deflate` inflating the RFC 7692 §7.2.3 examples.
+#[test]
+fn deflate_send_bench_and_inspect() {
+    let server = Server::start(&["--threads", "1"]);
+    let url = format!("ws://127.0.0.1:{}/echo", server.port);
+    let long = "compress me ".repeat(200);
+    let out = run(
+        &[
+            "send",
+            "--deflate",
+            "--subprotocol",
+            "wslens.wire",
+            &url,
+            &long,
+            "x",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let (echo, tap) = stdout.split_once('\n').unwrap();
+    assert_eq!(echo, long);
+    // Two messages, two replies: the echo of the first and its wire record. The client's
+    // frame: FIN + RSV1 + text, masked; the server's: FIN + RSV1 + text.
+    assert!(tap.starts_with("{\"wire\":{\"in\":\"c1"), "{tap}");
+    assert!(tap.contains("\"out\":\"c1"), "{tap}");
+    assert!(
+        tap.len() < 400,
+        "2,400 bytes each way went compressed: {tap}"
+    );
+    let out = run(
+        &[
+            "bench",
+            &url,
+            "--deflate",
+            "--connections",
+            "4",
+            "--size",
+            "2000",
+            "--text",
+            "--messages",
+            "2000",
+            "--warmup",
+            "0",
+            "--threads",
+            "1",
+            "--json",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("\"mismatches\":0"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let plain = Server::start(&["--threads", "1", "--no-deflate"]);
+    let url = format!("ws://127.0.0.1:{}/echo", plain.port);
+    let out = run(
+        &[
+            "send",
+            "--deflate",
+            "--subprotocol",
+            "wslens.wire",
+            &url,
+            "x",
+            "y",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("{\"wire\":{\"in\":\"81"),
+        "uncompressed"
+    );
+
+    let out = run(
+        &[
+            "inspect",
+            "--deflate",
+            "--role",
+            "client",
+            "c1 07 f2 48 cd c9 c9 07 00 c1 05 f2 00 11 00 00",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("set: compressed (permessage-deflate, RFC 7692 §6)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(inflated from 5 compressed bytes, permessage-deflate, RFC 7692 §7.2.2) from frame 1: \"Hello\""), "{stdout}");
+    let out = run(
+        &["inspect", "--deflate", "--role", "client", "c2 01 ff"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("compressed payload is not valid DEFLATE data — RFC 7692 §7.2.2; a server closes with 1007"), "{}", text(&out.stdout));
+}
