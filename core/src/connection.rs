@@ -379,6 +379,9 @@ impl core::fmt::Debug for Connection<NoTrace> {
 }
 
 impl Connection<NoTrace> {
+    /// Buffer capacity a recycled connection keeps (see [`Connection::recycle`]).
+    pub const RECYCLE_KEEP: usize = 16 * 1024;
+
     /// Server role, starting with the opening handshake: feed it the client's request.
     pub fn server(config: Config) -> Self {
         let parser = RequestParser::with_max_header_bytes(config.max_header_bytes);
@@ -934,6 +937,54 @@ impl<T: Tracer> Connection<T> {
         if self.decoder.at_frame_boundary() {
             self.control = Vec::new();
         }
+    }
+
+    /// Whether the connection holds nothing that depends on the bytes seen so far: open,
+    /// between frames, no message half received, no fragmented message half sent, no output
+    /// waiting, no handshake in progress.
+    ///
+    /// Two idle connections with the same role and [`Config`] behave the same on any future
+    /// input, so a server may drop an idle connection's state (or lend it to another socket,
+    /// after [`Connection::recycle`]) and pick up an equivalent one when bytes arrive. That
+    /// is how `wslens serve` keeps an idle WebSocket to a few hundred bytes.
+    pub fn is_idle(&self) -> bool {
+        self.out.state == State::Open
+            && !self.out.has_output()
+            && !self.out.sending_fragmented
+            && self.handshake.is_none()
+            && self.early.is_empty()
+            && self.message.is_none()
+            && self.decoder.at_frame_boundary()
+            && !self.utf8.is_incomplete()
+    }
+
+    /// Makes an idle connection (see [`Connection::is_idle`]) as good as new: stream offsets
+    /// start again at 0 and buffers keep at most [`Connection::RECYCLE_KEEP`] bytes of
+    /// capacity each (so a pool of recycled connections is small, and reusing one for a
+    /// small message allocates nothing). Returns `false`, changing nothing, if the
+    /// connection is not idle.
+    pub fn recycle(&mut self) -> bool {
+        if !self.is_idle() {
+            return false;
+        }
+        self.decoder = FrameDecoder::new(
+            self.out.role,
+            self.config.max_frame_size,
+            self.config.reserved_bits,
+        );
+        self.frame = FrameHeader::new(OpCode::Continuation, 0);
+        self.message_len = 0;
+        self.utf8.reset();
+        self.release_message = false;
+        for buf in [&mut self.out.output, &mut self.buffer, &mut self.control] {
+            if buf.capacity() > Connection::<NoTrace>::RECYCLE_KEEP {
+                *buf = Vec::new();
+            } else {
+                buf.clear();
+            }
+        }
+        self.out.output_pos = 0;
+        true
     }
 }
 
