@@ -380,7 +380,7 @@ impl core::fmt::Debug for Connection<NoTrace> {
 
 impl Connection<NoTrace> {
     /// Buffer capacity a recycled connection keeps (see [`Connection::recycle`]).
-    pub const RECYCLE_KEEP: usize = 16 * 1024;
+    pub const RECYCLE_KEEP: usize = 64 * 1024;
 
     /// Server role, starting with the opening handshake: feed it the client's request.
     pub fn server(config: Config) -> Self {
