@@ -35,6 +35,8 @@ const READ_BUF: usize = 64 * 1024;
 const READS_PER_EVENT: usize = 4;
 /// Parked protocol states and empty output queues kept for reuse, per loop.
 const SPARES: usize = 16;
+/// Empty output queues kept for reuse: enough for a broadcast to a large room.
+const SPARE_QUEUES: usize = 1024;
 /// Slab keys must fit the timer heap's `u32`.
 const MAX_KEY: usize = u32::MAX as usize;
 
@@ -155,7 +157,7 @@ impl Spares {
     }
 
     fn return_queue(&mut self, mut queue: Box<OutQueue>) {
-        if self.queues.len() < SPARES {
+        if self.queues.len() < SPARE_QUEUES {
             if queue.items.capacity() > 64 {
                 queue.items = VecDeque::new();
             }
@@ -239,6 +241,9 @@ struct Conn {
     interest: (bool, bool),
     /// Whether we read from the peer (false under backpressure or while responding).
     reading: bool,
+    /// Listed in the loop's `dirty`: output was queued by a delivery, to be flushed at the end
+    /// of this loop iteration.
+    dirty: bool,
     info: ConnInfo,
     phase: Phase,
     out: Option<Box<OutQueue>>,
@@ -298,6 +303,9 @@ pub(crate) struct EventLoop {
     spares: Spares,
     read_buf: Vec<u8>,
     actions: Vec<(usize, Action)>,
+    /// Connections with delivered frames to flush at the end of this iteration: frames
+    /// published in one iteration go out in one vectored write per receiver.
+    dirty: Vec<usize>,
     accepting: bool,
     accept_resume: Option<Ms>,
     shutdown_deadline: Option<Ms>,
@@ -333,6 +341,7 @@ impl EventLoop {
             },
             read_buf: vec![0; READ_BUF],
             actions: Vec::new(),
+            dirty: Vec::new(),
             accepting: true,
             accept_resume: None,
             shutdown_deadline: None,
@@ -370,6 +379,7 @@ impl EventLoop {
             if self.shared.shutdown.load(Ordering::Acquire) && self.shutdown_deadline.is_none() {
                 self.begin_shutdown(now);
             }
+            self.flush_dirty(now);
             if let Some(deadline) = self.shutdown_deadline {
                 if self.conns.is_empty() || now >= deadline {
                     let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
@@ -454,6 +464,7 @@ impl EventLoop {
             stream,
             interest: (true, false),
             reading: true,
+            dirty: false,
             info: ConnInfo {
                 id,
                 peer,
@@ -823,30 +834,36 @@ impl EventLoop {
         };
         let mut written_total = 0u64;
         let result = loop {
-            let mut slices: Vec<IoSlice<'_>> = Vec::new();
+            // Up to 64 queued items and the protocol's output, in one write (no allocation).
+            let mut slices = [IoSlice::new(&[]); 65];
+            let mut count = 0;
             if let Some(queue) = &conn.out {
-                slices.reserve(queue.items.len().min(64) + 1);
-                for (i, item) in queue.items.iter().take(64).enumerate() {
+                for item in queue.items.iter().take(64) {
                     let bytes = item.bytes();
-                    slices.push(IoSlice::new(if i == 0 {
+                    slices[count] = IoSlice::new(if count == 0 {
                         &bytes[queue.front_written..]
                     } else {
                         bytes
-                    }));
+                    });
+                    count += 1;
                 }
             }
             let tail = conn.ws_output();
             if !tail.is_empty() {
-                slices.push(IoSlice::new(tail));
+                slices[count] = IoSlice::new(tail);
+                count += 1;
             }
-            if slices.is_empty() {
+            if count == 0 {
                 break Ok(());
             }
-            match (&conn.stream).write_vectored(&slices) {
+            match (&conn.stream).write_vectored(&slices[..count]) {
                 Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     written_total += n as u64;
                     advance(conn, n);
+                    if conn.backlog() == 0 {
+                        break Ok(());
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -1002,14 +1019,40 @@ impl EventLoop {
                         self.timers
                             .push(Reverse((conn.timer_at, key as u32, id as u32)));
                     }
+                    if !conn.dirty {
+                        conn.dirty = true;
+                        self.dirty.push(key);
+                    }
                 }
                 continue;
             }
             conn.push(&mut self.spares, Out::Shared(frame.clone()));
             Metrics::inc(&metrics.messages_out);
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(key);
+            }
         }
-        for &(key, _) in to {
-            self.flush(key, now);
+    }
+
+    /// Flushes the connections that deliveries queued output on.
+    fn flush_dirty(&mut self, now: Ms) {
+        while !self.dirty.is_empty() {
+            let dirty = std::mem::take(&mut self.dirty);
+            for &key in &dirty {
+                // A key whose connection went away (and maybe came back as another one) has
+                // `dirty` unset.
+                if let Some(conn) = self.conns.get_mut(key).filter(|c| c.dirty) {
+                    conn.dirty = false;
+                    self.flush(key, now);
+                }
+            }
+            self.run_actions(now);
+            if self.dirty.is_empty() {
+                // Keep the allocation for the next iteration.
+                self.dirty = dirty;
+                self.dirty.clear();
+            }
         }
     }
 
