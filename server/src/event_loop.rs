@@ -834,29 +834,15 @@ impl EventLoop {
         };
         let mut written_total = 0u64;
         let result = loop {
-            // Up to 64 queued items and the protocol's output, in one write (no allocation).
-            let mut slices = [IoSlice::new(&[]); 65];
-            let mut count = 0;
-            if let Some(queue) = &conn.out {
-                for item in queue.items.iter().take(64) {
-                    let bytes = item.bytes();
-                    slices[count] = IoSlice::new(if count == 0 {
-                        &bytes[queue.front_written..]
-                    } else {
-                        bytes
-                    });
-                    count += 1;
-                }
-            }
-            let tail = conn.ws_output();
-            if !tail.is_empty() {
-                slices[count] = IoSlice::new(tail);
-                count += 1;
-            }
-            if count == 0 {
+            if conn.backlog() == 0 {
                 break Ok(());
             }
-            match (&conn.stream).write_vectored(&slices[..count]) {
+            let write = match &conn.out {
+                // The common case: only the protocol's own output.
+                None => (&conn.stream).write(conn.ws_output()),
+                Some(_) => flush_vectored(conn),
+            };
+            match write {
                 Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     written_total += n as u64;
@@ -1260,6 +1246,30 @@ impl Drop for EventLoop {
             let _ = self.poller.delete(&conn.stream);
         }
     }
+}
+
+/// One vectored write of up to 64 queued items and then the protocol's output (no
+/// allocation: the slices live on the stack).
+fn flush_vectored(conn: &Conn) -> io::Result<usize> {
+    let mut slices = [IoSlice::new(&[]); 65];
+    let mut count = 0;
+    if let Some(queue) = &conn.out {
+        for item in queue.items.iter().take(64) {
+            let bytes = item.bytes();
+            slices[count] = IoSlice::new(if count == 0 {
+                &bytes[queue.front_written..]
+            } else {
+                bytes
+            });
+            count += 1;
+        }
+    }
+    let tail = conn.ws_output();
+    if !tail.is_empty() {
+        slices[count] = IoSlice::new(tail);
+        count += 1;
+    }
+    (&conn.stream).write_vectored(&slices[..count])
 }
 
 /// Marks `n` written bytes: whole queue items first, then the protocol's output.
