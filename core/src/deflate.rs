@@ -511,6 +511,11 @@ impl Compressor {
     pub(crate) const fn stateless_between_messages(&self) -> bool {
         self.no_context_takeover
     }
+
+    /// Whether it holds an LZ77 window that later messages may refer to.
+    pub(crate) const fn holds_context(&self) -> bool {
+        self.stream.is_some() && !self.no_context_takeover
+    }
 }
 
 /// Makes room for `need` bytes in `out`, doubling as usual but never reserving past `cap`
@@ -623,6 +628,11 @@ impl Decompressor {
             self.ended = false;
         }
         result
+    }
+
+    /// Whether it holds the peer's LZ77 window, which later messages may refer to.
+    pub(crate) const fn holds_context(&self) -> bool {
+        self.stream.is_some() && !self.no_context_takeover
     }
 
     /// Drops the state when idle (only when the peer keeps no context).

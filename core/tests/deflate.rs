@@ -571,3 +571,39 @@ fn regression_utf8_error_before_corrupt_data_in_any_chunking() {
         assert_eq!(feed(chunk), whole, "chunk {chunk}");
     }
 }
+
+/// A connection whose deflate settings came from the handshake is never idle (a spare made
+/// from the `Config` would not have them); one configured with `Config::deflate` is idle when
+/// it holds no LZ77 context, and recycling it keeps RSV1 working.
+#[test]
+fn idle_and_recycle_with_deflate() {
+    let cfg = DeflateConfig::low_memory();
+    let (s, _) = handshake(Some(&cfg), Some(&cfg));
+    assert!(!s.is_idle(), "negotiated: not what the Config gives");
+    // Configured, with context takeover: idle until the first compressed message arrives.
+    let mut s = server(DeflateParams::default());
+    assert!(s.is_idle());
+    let wire = masked(0xc1, &HELLO[2..]);
+    assert_eq!(events(&mut s, &wire).unwrap(), [text("Hello")]);
+    s.shrink_buffers();
+    assert!(!s.is_idle(), "the client's window is kept");
+    assert!(!s.recycle());
+    // Without context takeover: idle between messages, and recycled it still reads
+    // compressed messages.
+    let params = DeflateParams {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        ..DeflateParams::default()
+    };
+    let mut s = server(params);
+    assert_eq!(events(&mut s, &wire).unwrap(), [text("Hello")]);
+    s.send_text("Hello").unwrap();
+    assert_eq!(s.take_output(), HELLO);
+    assert!(s.is_idle(), "reset after each message: no context");
+    s.shrink_buffers();
+    assert!(s.is_idle());
+    assert!(s.recycle());
+    assert_eq!(events(&mut s, &wire).unwrap(), [text("Hello")]);
+    s.send_text("Hello").unwrap();
+    assert_eq!(s.take_output(), HELLO);
+}

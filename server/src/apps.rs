@@ -48,7 +48,7 @@ impl Rooms {
         match self.fixed_room {
             Some(r) => r.into(),
             None if ctx.info().param.is_empty() => "lobby".into(),
-            None => ctx.info().param.as_str().into(),
+            None => (*ctx.info().param).into(),
         }
     }
 

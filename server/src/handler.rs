@@ -47,12 +47,12 @@ pub struct ConnInfo {
     pub id: u64,
     /// The peer's address.
     pub peer: SocketAddr,
-    /// The request path.
-    pub path: String,
+    /// The request path (shared with the route when it is the route's path exactly).
+    pub path: Arc<str>,
     /// What the route matched after its prefix (the room name in `/chat/<room>`).
-    pub param: String,
-    /// The selected subprotocol.
-    pub protocol: Option<String>,
+    pub param: Box<str>,
+    /// The selected subprotocol: one of the route's [`Handler::protocols`].
+    pub protocol: Option<&'static str>,
 }
 
 /// Work a handler asks of the event loop, done after the handler returns.

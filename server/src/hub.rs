@@ -38,10 +38,19 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// A room's members, with an index by connection id so that joining and leaving cost O(1)
+/// (a room of 10,000 emptying itself must not cost 10,000²/2 comparisons).
+#[derive(Debug, Default)]
+struct Room {
+    members: Vec<Member>,
+    /// Connection id → position in `members`.
+    index: HashMap<u64, usize>,
+}
+
 /// The room registry.
 #[derive(Debug)]
 pub(crate) struct Hub {
-    rooms: Mutex<HashMap<String, Vec<Member>>>,
+    rooms: Mutex<HashMap<String, Room>>,
     pub(crate) loops: Vec<LoopHandle>,
 }
 
@@ -55,19 +64,31 @@ impl Hub {
 
     pub(crate) fn join(&self, room: &str, member: Member) {
         let mut rooms = lock(&self.rooms);
-        let members = rooms.entry(room.to_owned()).or_default();
-        if !members.contains(&member) {
-            members.push(member);
+        let room = rooms.entry(room.to_owned()).or_default();
+        if let std::collections::hash_map::Entry::Vacant(e) = room.index.entry(member.id) {
+            e.insert(room.members.len());
+            room.members.push(member);
         }
     }
 
     pub(crate) fn leave(&self, room: &str, member: Member) {
         let mut rooms = lock(&self.rooms);
-        if let Some(members) = rooms.get_mut(room) {
-            members.retain(|m| *m != member);
-            if members.is_empty() {
-                rooms.remove(room);
-            }
+        let Some(r) = rooms.get_mut(room) else {
+            return;
+        };
+        if r.members
+            .get(r.index.get(&member.id).copied().unwrap_or(usize::MAX))
+            != Some(&member)
+        {
+            return;
+        }
+        let at = r.index.remove(&member.id).unwrap_or_default();
+        r.members.swap_remove(at);
+        if let Some(moved) = r.members.get(at) {
+            r.index.insert(moved.id, at);
+        }
+        if r.members.is_empty() {
+            rooms.remove(room);
         }
     }
 
@@ -84,7 +105,7 @@ impl Hub {
         let mut per_loop: Vec<Vec<(usize, u64)>> = vec![Vec::new(); self.loops.len()];
         {
             let rooms = lock(&self.rooms);
-            for m in rooms.get(room).into_iter().flatten() {
+            for m in rooms.get(room).into_iter().flat_map(|r| &r.members) {
                 if Some(*m) != skip {
                     if let Some(list) = per_loop.get_mut(m.loop_id) {
                         list.push((m.key, m.id));
@@ -106,5 +127,84 @@ impl Hub {
             let _ = handle.poller.notify();
         }
         local
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub() -> Hub {
+        Hub::new(vec![LoopHandle {
+            poller: Arc::new(Poller::new().expect("poller")),
+            inbox: Mutex::new(Vec::new()),
+        }])
+    }
+
+    fn member(id: u64) -> Member {
+        Member {
+            loop_id: 0,
+            key: id as usize + 100,
+            id,
+        }
+    }
+
+    fn receivers(hub: &Hub, room: &str) -> Vec<u64> {
+        let frame: Arc<[u8]> = Arc::from(&b"\x81\x00"[..]);
+        let mut ids: Vec<u64> = hub
+            .publish(room, &frame, 0, None)
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    #[test]
+    fn join_leave_and_publish_keep_the_member_set_exact() {
+        let hub = hub();
+        for id in 1..=5 {
+            hub.join("r", member(id));
+        }
+        hub.join("r", member(3)); // idempotent
+        assert_eq!(receivers(&hub, "r"), [1, 2, 3, 4, 5]);
+        hub.leave("r", member(2)); // from the middle: the last one moves into its place
+        hub.leave("r", member(1));
+        hub.leave("r", member(9)); // not a member: nothing happens
+        hub.leave("other", member(3)); // no such room: nothing happens
+        assert_eq!(receivers(&hub, "r"), [3, 4, 5]);
+        // A stale member (same id, another key) does not remove the real one.
+        hub.leave(
+            "r",
+            Member {
+                key: 7,
+                ..member(4)
+            },
+        );
+        assert_eq!(receivers(&hub, "r"), [3, 4, 5]);
+        for id in [5, 3, 4] {
+            hub.leave("r", member(id));
+        }
+        assert!(receivers(&hub, "r").is_empty());
+        assert!(lock(&hub.rooms).is_empty(), "an empty room is removed");
+        // The room works again after emptying.
+        hub.join("r", member(8));
+        assert_eq!(receivers(&hub, "r"), [8]);
+    }
+
+    #[test]
+    fn skip_leaves_out_the_sender() {
+        let hub = hub();
+        for id in 1..=3 {
+            hub.join("r", member(id));
+        }
+        let frame: Arc<[u8]> = Arc::from(&b"\x81\x00"[..]);
+        let mut to: Vec<u64> = hub
+            .publish("r", &frame, 0, Some(member(2)))
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
+        to.sort_unstable();
+        assert_eq!(to, [1, 3]);
     }
 }

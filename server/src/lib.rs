@@ -54,9 +54,16 @@ use tracing::info;
 pub const WIRE_PROTOCOL: &str = "wslens.wire";
 
 struct Route {
-    path: String,
+    path: Arc<str>,
     prefix: bool,
     handler: Arc<dyn Handler>,
+}
+
+/// A request path matched to a route.
+pub(crate) struct RouteMatch {
+    pub(crate) handler: Arc<dyn Handler>,
+    pub(crate) param: Box<str>,
+    pub(crate) path: Arc<str>,
 }
 
 /// What all loops share.
@@ -72,16 +79,24 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// The handler for `path` and the part of the path after a prefix route.
-    pub(crate) fn route(&self, path: &str) -> Option<(Arc<dyn Handler>, String)> {
+    /// The route serving `path`: its handler, the parameter after a prefix route's prefix,
+    /// and the path (the route's own `Arc` for an exact route, so that connections on it
+    /// share one string).
+    pub(crate) fn route(&self, path: &str) -> Option<RouteMatch> {
         self.routes.iter().find_map(|r| {
             if r.prefix {
-                let rest = path.strip_prefix(&r.path)?;
-                Some((
-                    r.handler.clone(),
-                    wslens::handshake::headers::percent_decode(rest),
-                ))
+                let rest = path.strip_prefix(&*r.path)?;
+                Some(RouteMatch {
+                    handler: r.handler.clone(),
+                    param: wslens::handshake::headers::percent_decode(rest).into(),
+                    path: path.into(),
+                })
             } else {
-                (path == r.path).then(|| (r.handler.clone(), String::new()))
+                (path == &*r.path).then(|| RouteMatch {
+                    handler: r.handler.clone(),
+                    param: Box::default(),
+                    path: r.path.clone(),
+                })
             }
         })
     }

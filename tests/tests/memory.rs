@@ -1,8 +1,12 @@
-//! Server memory per idle WebSocket: RSS growth divided by connections. A measurement, not a
-//! pass/fail check (speed and size are measured, never asserted in timed tests):
+//! Server memory per idle WebSocket: RSS growth divided by connections, at several counts
+//! (the curve from 1k to 19k). A measurement, not a pass/fail check (speed and size are
+//! measured, never asserted in timed tests):
 //!
 //!     cargo build --release -p wslens-server
-//!     WSLENS_IDLE=10000 cargo test --release -p wslens-e2e --test memory -- --ignored --nocapture
+//!     cargo test --release -p wslens-e2e --test memory -- --ignored --nocapture
+//!
+//! `WSLENS_IDLE=1000,5000,10000,19000` sets the counts (the default). Each count needs as many
+//! open files in this process and in the server: the hard limit here is 20,000.
 
 use std::time::Duration;
 use wslens_e2e::Server;
@@ -10,18 +14,31 @@ use wslens_e2e::Server;
 #[test]
 #[ignore = "measurement; run by hand (see the file's doc)"]
 fn idle_connection_memory() {
-    let n: usize = std::env::var("WSLENS_IDLE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let counts: Vec<usize> = std::env::var("WSLENS_IDLE")
+        .unwrap_or_else(|_| "1000,5000,10000,19000".into())
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
     let server = Server::start(&["--threads", "1", "--ping-interval", "0"]);
     let before = server.rss_kib();
-    let clients: Vec<_> = (0..n).map(|_| server.connect("/echo")).collect();
-    std::thread::sleep(Duration::from_millis(500));
-    let after = server.rss_kib();
-    let per_conn = (after.saturating_sub(before) * 1024) as f64 / n as f64;
-    println!(
-        "{n} idle connections: RSS {before} KiB -> {after} KiB, {per_conn:.0} bytes per connection"
+    let mut clients = Vec::new();
+    for n in counts {
+        while clients.len() < n {
+            clients.push(server.connect("/echo"));
+        }
+        // Let the server finish writing the last 101s (idle state is reached after a flush).
+        std::thread::sleep(Duration::from_millis(300));
+        let after = server.rss_kib();
+        let per_conn = (after.saturating_sub(before) * 1024) as f64 / n as f64;
+        println!(
+            "{n:>6} idle connections: RSS {before} KiB -> {after} KiB, {per_conn:.0} bytes per connection"
+        );
+    }
+    // They are all still served: the last one echoes.
+    let last = clients.last_mut().expect("at least one connection");
+    last.send_text("still here");
+    assert_eq!(
+        last.recv().expect("echo"),
+        wslens::OwnedEvent::Text("still here".into())
     );
-    drop(clients);
 }
