@@ -55,7 +55,8 @@ test('Chromium: text, 1 MiB binary, pings answered, 1000 round trips, clean clos
     return out;
   }, `${server.ws}/echo`);
   assert.deepEqual(result, {
-    extensions: 'permessage-deflate',
+    // wslens serve's default answer to Chromium's offer (RFC 7692 §7.1.1.1).
+    extensions: 'permessage-deflate; server_no_context_takeover',
     text: 'héllo from chromium',
     binaryOk: true,
     openAfterPings: true,
@@ -91,7 +92,7 @@ test('Chromium: permessage-deflate negotiated, compressed both ways (seen by the
       outLen: tap.out.length / 2,
     };
   }, `${server.ws}/echo`);
-  assert.equal(result.extensions, 'permessage-deflate');
+  assert.equal(result.extensions, 'permessage-deflate; server_no_context_takeover');
   assert.ok(result.echoed && result.largeEchoed);
   assert.equal(result.inByte0, 'c1', 'the browser compressed: FIN + RSV1 + text');
   assert.equal(result.outByte0, 'c1', 'the server compressed its echo');
