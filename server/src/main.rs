@@ -32,10 +32,41 @@ enum Command {
     Bench(BenchArgs),
 }
 
+/// How a client trusts a wss:// server.
+#[derive(clap::Args)]
+struct TlsArgs {
+    /// Trust the certificates in this PEM file (a CA, or the server's own self-signed
+    /// certificate) instead of the built-in roots, for wss://.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Do not verify the server's certificate (development only: anyone on the path could
+    /// read and change the connection).
+    #[arg(long, conflicts_with = "ca")]
+    insecure: bool,
+}
+
+impl TlsArgs {
+    /// The TLS configuration for `url` (`None` for ws://).
+    fn config(&self, url: &str) -> Result<Option<std::sync::Arc<rustls::ClientConfig>>, String> {
+        if !url.to_ascii_lowercase().starts_with("wss:") {
+            return Ok(None);
+        }
+        if self.insecure {
+            eprintln!(
+                "wslens: WARNING: --insecure: the server's certificate is NOT verified; \
+                 anyone on the path can read and change this connection"
+            );
+        }
+        wslens_server::tls::client_config(self.ca.as_deref(), self.insecure).map(Some)
+    }
+}
+
 #[derive(clap::Args)]
 struct BenchArgs {
-    /// ws:// URL of an echo endpoint.
+    /// ws:// or wss:// URL of an echo endpoint.
     url: String,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Connections.
     #[arg(long, default_value_t = 100)]
     connections: usize,
@@ -70,8 +101,10 @@ struct BenchArgs {
 
 #[derive(clap::Args)]
 struct ConnectArgs {
-    /// ws://host[:port]/path
+    /// ws://host[:port]/path or wss://…
     url: String,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Extra request header "Name: value" (repeatable).
     #[arg(long = "header", short = 'H')]
     header: Vec<String>,
@@ -100,6 +133,7 @@ impl ConnectArgs {
             protocols: self.subprotocol.clone(),
             origin: self.origin.clone(),
             timeout: self.timeout,
+            tls: self.tls.config(&self.url)?,
         })
     }
 }
@@ -206,15 +240,78 @@ struct ServeArgs {
     /// Cap on an HTTP request head, in bytes (431 past it).
     #[arg(long, default_value_t = 8192)]
     max_header_bytes: usize,
+    /// Serve wss:// and https:// too, with this certificate chain (PEM, leaf first).
+    #[arg(long, requires = "tls_key", conflicts_with = "tls_self_signed")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve wss:// and https:// with a development certificate made at start-up for
+    /// localhost, 127.0.0.1 and ::1; prints its SHA-256 fingerprint and where its PEM is.
+    #[arg(long)]
+    tls_self_signed: bool,
+    /// Where --tls-self-signed writes the certificate (PEM), for clients' --ca
+    /// [default: wslens-dev-cert-<TLS port>.pem in the temporary directory].
+    #[arg(long, requires = "tls_self_signed")]
+    tls_cert_out: Option<PathBuf>,
+    /// Port of the TLS listener (wss://, https://).
+    #[arg(long, default_value_t = 8766)]
+    tls_port: u16,
+    /// Only the TLS listener: no plain ws:// and http://.
+    #[arg(long)]
+    tls_only: bool,
 }
 
 impl ServeArgs {
-    fn config(self) -> ServerConfig {
+    /// The TLS listener, if asked for; with `--tls-self-signed`, makes the certificate,
+    /// writes its PEM and prints where, with the fingerprint.
+    fn tls(&self) -> Result<Option<wslens_server::TlsListen>, String> {
+        use wslens_server::tls;
+        let config = match (&self.tls_cert, &self.tls_key, self.tls_self_signed) {
+            (Some(cert), Some(key), _) => tls::server_config_from_pem(cert, key)?,
+            (_, _, true) => {
+                let dev = tls::self_signed()?;
+                let path = self.tls_cert_out.clone().unwrap_or_else(|| {
+                    std::env::temp_dir().join(format!("wslens-dev-cert-{}.pem", self.tls_port))
+                });
+                std::fs::write(&path, &dev.cert_pem)
+                    .map_err(|e| format!("writing the certificate to {}: {e}", path.display()))?;
+                println!(
+                    "TLS: self-signed development certificate for {}\n  SHA-256 fingerprint: {}\n  certificate (PEM, for clients' --ca): {}",
+                    tls::SELF_SIGNED_NAMES.join(", "),
+                    dev.fingerprint,
+                    path.display()
+                );
+                dev.config
+            }
+            _ if self.tls_only => {
+                return Err(
+                    "--tls-only needs --tls-cert and --tls-key, or --tls-self-signed".into(),
+                )
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(wslens_server::TlsListen {
+            port: self.tls_port,
+            config,
+        }))
+    }
+
+    fn config(self) -> Result<ServerConfig, String> {
         let nonzero = |d: Duration| (!d.is_zero()).then_some(d);
         let defaults = ServerConfig::default();
-        ServerConfig {
+        let tls = self.tls()?;
+        if tls.is_some() && !self.tls_only && self.tls_port == self.port && self.port != 0 {
+            return Err(format!(
+                "--tls-port {} is also the plain --port: pick another, or --tls-only",
+                self.port
+            ));
+        }
+        Ok(ServerConfig {
             host: self.host,
             port: self.port,
+            plain: !self.tls_only,
+            tls,
             threads: self.threads.unwrap_or(defaults.threads).max(1),
             www: Some(self.www),
             max_backpressure: self.max_backpressure,
@@ -231,7 +328,7 @@ impl ServeArgs {
             max_connections: self.max_connections,
             max_header_bytes: self.max_header_bytes,
             ..defaults
-        }
+        })
     }
 }
 
@@ -245,9 +342,12 @@ fn main() {
         .init();
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Serve(args) => match serve(args.config()) {
-            Ok(()) => 0,
-            Err(e) => fail(&e.to_string()),
+        Command::Serve(args) => match args.config() {
+            Err(e) => fail(&e),
+            Ok(config) => match serve(config) {
+                Ok(()) => 0,
+                Err(e) => fail(&e.to_string()),
+            },
         },
         Command::Send(args) => cli_result(send(args)),
         Command::Listen(args) => cli_result(listen(args)),
@@ -451,6 +551,7 @@ fn listen(args: ListenArgs) -> Result<(), String> {
 fn bench(args: BenchArgs) -> Result<(), String> {
     use std::io::IsTerminal as _;
     let config = wslens_server::bench::BenchConfig {
+        tls: args.tls.config(&args.url)?,
         url: args.url,
         connections: args.connections.max(1),
         in_flight: args.in_flight.max(1),
