@@ -265,23 +265,18 @@ struct ServeArgs {
 impl ServeArgs {
     /// The TLS listener, if asked for; with `--tls-self-signed`, makes the certificate,
     /// writes its PEM and prints where, with the fingerprint.
-    fn tls(&self) -> Result<Option<wslens_server::TlsListen>, String> {
+    fn tls(&self) -> Result<(Option<wslens_server::TlsListen>, Option<DevCert>), String> {
         use wslens_server::tls;
+        let mut dev_cert = None;
         let config = match (&self.tls_cert, &self.tls_key, self.tls_self_signed) {
             (Some(cert), Some(key), _) => tls::server_config_from_pem(cert, key)?,
             (_, _, true) => {
                 let dev = tls::self_signed()?;
-                let path = self.tls_cert_out.clone().unwrap_or_else(|| {
-                    std::env::temp_dir().join(format!("wslens-dev-cert-{}.pem", self.tls_port))
+                dev_cert = Some(DevCert {
+                    pem: dev.cert_pem,
+                    fingerprint: dev.fingerprint,
+                    out: self.tls_cert_out.clone(),
                 });
-                std::fs::write(&path, &dev.cert_pem)
-                    .map_err(|e| format!("writing the certificate to {}: {e}", path.display()))?;
-                println!(
-                    "TLS: self-signed development certificate for {}\n  SHA-256 fingerprint: {}\n  certificate (PEM, for clients' --ca): {}",
-                    tls::SELF_SIGNED_NAMES.join(", "),
-                    dev.fingerprint,
-                    path.display()
-                );
                 dev.config
             }
             _ if self.tls_only => {
@@ -289,25 +284,26 @@ impl ServeArgs {
                     "--tls-only needs --tls-cert and --tls-key, or --tls-self-signed".into(),
                 )
             }
-            _ => return Ok(None),
+            _ => return Ok((None, None)),
         };
-        Ok(Some(wslens_server::TlsListen {
+        let listen = wslens_server::TlsListen {
             port: self.tls_port,
             config,
-        }))
+        };
+        Ok((Some(listen), dev_cert))
     }
 
-    fn config(self) -> Result<ServerConfig, String> {
+    fn config(self) -> Result<(ServerConfig, Option<DevCert>), String> {
         let nonzero = |d: Duration| (!d.is_zero()).then_some(d);
         let defaults = ServerConfig::default();
-        let tls = self.tls()?;
+        let (tls, dev_cert) = self.tls()?;
         if tls.is_some() && !self.tls_only && self.tls_port == self.port && self.port != 0 {
             return Err(format!(
                 "--tls-port {} is also the plain --port: pick another, or --tls-only",
                 self.port
             ));
         }
-        Ok(ServerConfig {
+        let config = ServerConfig {
             host: self.host,
             port: self.port,
             plain: !self.tls_only,
@@ -328,7 +324,35 @@ impl ServeArgs {
             max_connections: self.max_connections,
             max_header_bytes: self.max_header_bytes,
             ..defaults
-        })
+        };
+        Ok((config, dev_cert))
+    }
+}
+
+/// The `--tls-self-signed` certificate, written (and announced) once the listeners are
+/// bound, so that a server that fails to start leaves a running one's file alone.
+struct DevCert {
+    pem: String,
+    fingerprint: String,
+    out: Option<PathBuf>,
+}
+
+impl DevCert {
+    fn publish(self, tls_port: u16) -> Result<(), String> {
+        let path = self.out.unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("wslens-dev-cert-{tls_port}.pem"))
+        });
+        std::fs::write(&path, &self.pem)
+            .map_err(|e| format!("writing the certificate to {}: {e}", path.display()))?;
+        println!(
+            "TLS: self-signed development certificate for {}\n  SHA-256 fingerprint: {}\n  certificate (PEM, for clients' --ca): {}",
+            wslens_server::tls::SELF_SIGNED_NAMES.join(", "),
+            self.fingerprint,
+            path.display()
+        );
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        Ok(())
     }
 }
 
@@ -342,13 +366,7 @@ fn main() {
         .init();
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Serve(args) => match args.config() {
-            Err(e) => fail(&e),
-            Ok(config) => match serve(config) {
-                Ok(()) => 0,
-                Err(e) => fail(&e.to_string()),
-            },
-        },
+        Command::Serve(args) => cli_result(args.config().and_then(|(c, d)| serve(c, d))),
         Command::Send(args) => cli_result(send(args)),
         Command::Listen(args) => cli_result(listen(args)),
         Command::Inspect(args) => inspect(args),
@@ -640,11 +658,17 @@ fn inspect(args: InspectArgs) -> i32 {
     i32::from(broken)
 }
 
-fn serve(config: ServerConfig) -> std::io::Result<()> {
-    let server = Server::builder(config).standard_routes().build()?;
+fn serve(config: ServerConfig, dev_cert: Option<DevCert>) -> Result<(), String> {
+    let server = Server::builder(config)
+        .standard_routes()
+        .build()
+        .map_err(|e| e.to_string())?;
+    if let (Some(dev), Some(addr)) = (dev_cert, server.tls_local_addr()) {
+        dev.publish(addr.port())?;
+    }
     let handle = server.shutdown_handle();
-    on_termination(move || handle.shutdown())?;
-    server.run()
+    on_termination(move || handle.shutdown()).map_err(|e| e.to_string())?;
+    server.run().map_err(|e| e.to_string())
 }
 
 /// Calls `f` (once) on SIGINT or SIGTERM.
