@@ -213,6 +213,13 @@ enum Handshake {
 /// level-triggered poller could not see it.
 const MAX_PLAINTEXT_PER_ROUND: usize = 32 * 1024;
 
+/// Socket reads one non-blocking [`TlsStream::read`] makes at most. Records that carry no
+/// application data (handshake messages, alerts, key updates) are processed in the same call,
+/// so a peer sending only those could otherwise hold the loop for as long as it keeps
+/// sending; past this, the read says "would block" and a level-triggered poller, seeing the
+/// socket still readable, comes back after the other connections had their turn.
+const MAX_ROUNDS_PER_READ: usize = 8;
+
 /// A rustls connection over a `TcpStream`, as `Read` + `Write`.
 ///
 /// Reads return decrypted bytes (an empty read is the end of the stream, with or without
@@ -282,11 +289,6 @@ impl TlsStream {
     /// Whether encrypted records wait to be written to the socket.
     pub fn wants_write(&self) -> bool {
         self.conn.wants_write()
-    }
-
-    /// The negotiated protocol version, once known (e.g. "TLSv1_3").
-    pub fn protocol_version(&self) -> Option<String> {
-        self.conn.protocol_version().map(|v| format!("{v:?}"))
     }
 
     /// Completes the handshake on a blocking socket within `timeout` (the client's connect).
@@ -418,6 +420,7 @@ impl Read for TlsStream {
             return Err(Self::failed_error());
         }
         let mut filled = 0;
+        let mut rounds = 0;
         loop {
             match self.conn.reader().read(&mut buf[filled..]) {
                 // The peer's close_notify, once everything before it has been read.
@@ -433,6 +436,13 @@ impl Read for TlsStream {
             if filled > 0 && (!self.nonblocking || room < MAX_PLAINTEXT_PER_ROUND) {
                 return Ok(filled);
             }
+            if self.nonblocking && rounds == MAX_ROUNDS_PER_READ {
+                return match filled {
+                    0 => Err(io::ErrorKind::WouldBlock.into()),
+                    n => Ok(n),
+                };
+            }
+            rounds += 1;
             match self.conn.read_tls(&mut self.sock) {
                 // EOF: rustls remembers it and the reader reports it above.
                 Ok(0) => {}

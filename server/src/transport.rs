@@ -27,11 +27,6 @@ impl Transport {
         }
     }
 
-    /// Whether this is TLS.
-    pub fn is_tls(&self) -> bool {
-        matches!(self, Transport::Tls(_))
-    }
-
     /// Whether TLS records are waiting to be written (never for plain TCP): keep write
     /// interest until they are out.
     pub fn wants_write(&self) -> bool {
