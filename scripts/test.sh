@@ -51,6 +51,9 @@ step "Node ws, and headless Chromium on the page served by wslens (inspector, li
 step "Autobahn|Testsuite fuzzingclient against the server, sections 1-10"
 bash tests/autobahn/run.sh
 
+step "Autobahn|Testsuite fuzzingclient against the server over wss:// (TLS), sections 1-10"
+AUTOBAHN_TLS=1 bash tests/autobahn/run.sh
+
 step "Autobahn|Testsuite fuzzingserver against the client, sections 1-10"
 bash tests/autobahn/client.sh
 
