@@ -511,10 +511,12 @@ impl EventLoop {
         if readable {
             self.on_readable(key, now);
         }
+        // The handler's actions first: a room joined in `on_open` is joined before the 101
+        // leaves, so a client that has its 101 also gets everything published after it.
+        self.run_actions(now);
         if writable || readable {
             self.flush(key, now);
         }
-        self.run_actions(now);
     }
 
     fn on_readable(&mut self, key: usize, now: Ms) {
