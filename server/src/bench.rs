@@ -156,7 +156,12 @@ struct BenchConn {
 
 /// CPU time of this process (user + system), where the OS tells (Linux `/proc`).
 fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_of("self")
+}
+
+/// CPU time (user + system) of process `pid` ("self" for this one), from Linux `/proc`.
+pub(crate) fn cpu_of(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which is in parentheses and may contain spaces).
     let rest = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();

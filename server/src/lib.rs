@@ -27,6 +27,7 @@
 pub mod apps;
 pub mod auth;
 pub mod bench;
+pub mod bench_broadcast;
 pub mod client;
 pub mod config;
 mod event_loop;

@@ -28,7 +28,8 @@ enum Command {
     Listen(ListenArgs),
     /// Explain frames (or an opening handshake) byte by byte, from hex, base64 or raw bytes.
     Inspect(InspectArgs),
-    /// Load-generate against an echo endpoint: msg/s, MB/s and round-trip latency.
+    /// Load-generate against an echo endpoint (msg/s, MB/s, round-trip latency), or with
+    /// --fanout against a broadcast room (deliveries/s, send → last receiver latency).
     Bench(BenchArgs),
 }
 
@@ -97,6 +98,17 @@ struct BenchArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Broadcast mode: this many receivers and one sender join the room at URL (e.g.
+    /// /broadcast); --in-flight bounds the messages not yet received by every receiver.
+    #[arg(long, conflicts_with_all = ["text", "connections"])]
+    fanout: Option<usize>,
+    /// Broadcast mode: of the receivers, this many connect but never read.
+    #[arg(long, default_value_t = 0, requires = "fanout")]
+    stalled: usize,
+    /// Broadcast mode: the server's process id (same machine), to report its CPU use and
+    /// deliveries per server CPU-second.
+    #[arg(long, requires = "fanout")]
+    server_pid: Option<u32>,
 }
 
 #[derive(clap::Args)]
@@ -568,6 +580,9 @@ fn listen(args: ListenArgs) -> Result<(), String> {
 
 fn bench(args: BenchArgs) -> Result<(), String> {
     use std::io::IsTerminal as _;
+    if args.fanout.is_some() {
+        return bench_broadcast(args);
+    }
     let config = wslens_server::bench::BenchConfig {
         tls: args.tls.config(&args.url)?,
         url: args.url,
@@ -614,6 +629,61 @@ fn bench(args: BenchArgs) -> Result<(), String> {
         return Err(format!(
             "{} echoes did not match what was sent",
             report.mismatches
+        ));
+    }
+    Ok(())
+}
+
+fn bench_broadcast(args: BenchArgs) -> Result<(), String> {
+    use std::io::IsTerminal as _;
+    let tls = args.tls.config(&args.url)?;
+    let config = wslens_server::bench_broadcast::BroadcastConfig {
+        url: args.url,
+        fanout: args.fanout.unwrap_or(1).max(1),
+        stalled: args.stalled,
+        in_flight: args.in_flight.max(1),
+        size: args.size,
+        duration: args.duration,
+        messages: args.messages,
+        warmup: args.warmup,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        server_pid: args.server_pid,
+        tls,
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar
+    });
+    let progress = |delivered: u64, elapsed: Duration| {
+        if let Some(bar) = &bar {
+            let rate = delivered as f64 / elapsed.as_secs_f64().max(1e-9);
+            bar.set_message(format!(
+                "{delivered} deliveries, {rate:.0}/s, {:.1} s",
+                elapsed.as_secs_f64()
+            ));
+            bar.tick();
+        }
+    };
+    let report = wslens_server::bench_broadcast::run(config, &progress)
+        .map_err(|e| format!("bench failed: {e}"))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    if report.mismatches > 0 || report.lost > 0 {
+        return Err(format!(
+            "{} messages did not match what was sent, {} were lost",
+            report.mismatches, report.lost
         ));
     }
     Ok(())
