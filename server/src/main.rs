@@ -579,7 +579,6 @@ fn listen(args: ListenArgs) -> Result<(), String> {
 }
 
 fn bench(args: BenchArgs) -> Result<(), String> {
-    use std::io::IsTerminal as _;
     if args.fanout.is_some() {
         return bench_broadcast(args);
     }
@@ -597,14 +596,7 @@ fn bench(args: BenchArgs) -> Result<(), String> {
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
     };
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        bar
-    });
+    let bar = spinner();
     let progress = |echoed: u64, elapsed: Duration| {
         if let Some(bar) = &bar {
             let rate = echoed as f64 / elapsed.as_secs_f64().max(1e-9);
@@ -634,8 +626,20 @@ fn bench(args: BenchArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn bench_broadcast(args: BenchArgs) -> Result<(), String> {
+/// A progress spinner on stderr when it is a terminal.
+fn spinner() -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar
+    })
+}
+
+fn bench_broadcast(args: BenchArgs) -> Result<(), String> {
     let tls = args.tls.config(&args.url)?;
     let config = wslens_server::bench_broadcast::BroadcastConfig {
         url: args.url,
@@ -652,14 +656,7 @@ fn bench_broadcast(args: BenchArgs) -> Result<(), String> {
         server_pid: args.server_pid,
         tls,
     };
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        bar
-    });
+    let bar = spinner();
     let progress = |delivered: u64, elapsed: Duration| {
         if let Some(bar) = &bar {
             let rate = delivered as f64 / elapsed.as_secs_f64().max(1e-9);
