@@ -5,11 +5,11 @@
 //! for a slow server.
 
 use crate::client::{Client, ClientOptions};
+use crate::transport::Transport;
 use hdrhistogram::Histogram;
 use polling::{Event, Events, PollMode, Poller};
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -18,8 +18,10 @@ use wslens::{Event as WsEvent, OpCode};
 /// What to measure.
 #[derive(Clone, Debug)]
 pub struct BenchConfig {
-    /// ws:// URL of an echo endpoint.
+    /// ws:// or wss:// URL of an echo endpoint.
     pub url: String,
+    /// TLS settings for wss:// (`None`: Mozilla's roots).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Connections in total.
     pub connections: usize,
     /// Messages each connection keeps in flight.
@@ -148,7 +150,7 @@ struct Shared {
 }
 
 struct BenchConn {
-    stream: TcpStream,
+    stream: Transport,
     ws: wslens::Connection,
     sent_at: VecDeque<Instant>,
     want_write: bool,
@@ -156,7 +158,12 @@ struct BenchConn {
 
 /// CPU time of this process (user + system), where the OS tells (Linux `/proc`).
 fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_of("self")
+}
+
+/// CPU time (user + system) of process `pid` ("self" for this one), from Linux `/proc`.
+pub(crate) fn cpu_of(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which is in parentheses and may contain spaces).
     let rest = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -273,13 +280,14 @@ pub fn run(
 fn connect_all(config: &BenchConfig, n: usize) -> io::Result<Vec<BenchConn>> {
     let opts = ClientOptions {
         deflate: config.deflate,
+        tls: config.tls.clone(),
         ..ClientOptions::default()
     };
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {
         let (client, _) =
             Client::connect(&config.url, &opts).map_err(|e| io::Error::other(e.to_string()))?;
-        let (stream, ws) = client.into_parts();
+        let (mut stream, ws) = client.into_parts();
         stream.set_nonblocking(true)?;
         conns.push(BenchConn {
             stream,
@@ -392,6 +400,7 @@ fn drive(
         let _ = c.stream.set_nonblocking(false);
         let _ = c.stream.set_write_timeout(Some(Duration::from_millis(200)));
         let _ = c.stream.write_all(c.ws.pending_output());
+        let _ = c.stream.shutdown(std::net::Shutdown::Both);
     }
     Ok((hist, mismatches, counted))
 }
@@ -404,7 +413,9 @@ fn flush(poller: &Poller, key: usize, c: &mut BenchConn) -> io::Result<()> {
             Err(e) => return Err(e),
         }
     }
-    let want = c.ws.has_output();
+    // TLS records still waiting for the socket.
+    c.stream.write_pending()?;
+    let want = c.ws.has_output() || c.stream.wants_write();
     if want != c.want_write {
         c.want_write = want;
         poller.modify_with_mode(&c.stream, Event::new(key, true, want), PollMode::Level)?;

@@ -1,9 +1,11 @@
-//! A blocking WebSocket client over `std::net::TcpStream`, on the same sans-IO core as the
-//! server: what `wslens send` and `wslens listen` use.
+//! A blocking WebSocket client over `std::net::TcpStream` (`ws://`) or TLS over it (`wss://`,
+//! rustls), on the same sans-IO core as the server: what `wslens send` and `wslens listen` use.
 
+use crate::transport::Transport;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wslens::handshake::{ClientRequest, Response};
 use wslens::{CloseCode, Config, Connection, OwnedEvent, State};
@@ -21,6 +23,9 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Offer permessage-deflate (RFC 7692) with these settings.
     pub deflate: Option<wslens::deflate::DeflateConfig>,
+    /// TLS settings for `wss://` (see [`crate::tls::client_config`]); `None`: verify the
+    /// server against Mozilla's roots (`webpki-roots`).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Default for ClientOptions {
@@ -31,6 +36,7 @@ impl Default for ClientOptions {
             origin: None,
             timeout: Duration::from_secs(10),
             deflate: None,
+            tls: None,
         }
     }
 }
@@ -42,6 +48,8 @@ pub enum ClientError {
     Url(String),
     /// TCP connect failed.
     Connect(io::Error),
+    /// The TLS handshake failed (an untrusted certificate, an alert, not TLS at all).
+    Tls(String),
     /// The server refused the upgrade: HTTP status, the reason, and the response body.
     Rejected {
         /// HTTP status (0 if the response was not HTTP).
@@ -62,6 +70,7 @@ impl fmt::Display for ClientError {
         match self {
             ClientError::Url(e) => write!(f, "bad URL: {e}"),
             ClientError::Connect(e) => write!(f, "cannot connect: {e}"),
+            ClientError::Tls(e) => write!(f, "TLS handshake failed: {e}"),
             ClientError::Rejected {
                 status,
                 reason,
@@ -81,39 +90,58 @@ impl fmt::Display for ClientError {
 
 impl std::error::Error for ClientError {}
 
-/// A parsed `ws://` URL.
+/// A parsed `ws://` or `wss://` URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     /// Host name or address.
     pub host: String,
-    /// Port (default 80).
+    /// Port (default 80, or 443 for `wss://`).
     pub port: u16,
     /// Path and query.
     pub path: String,
+    /// `wss://`.
+    pub tls: bool,
 }
 
 impl Target {
-    /// Parses `ws://host[:port]/path?query`. `wss://` is refused until TLS lands.
+    /// Parses `ws://host[:port]/path?query` or `wss://…`.
     pub fn parse(url: &str) -> Result<Target, ClientError> {
         let parsed = url::Url::parse(url).map_err(|e| ClientError::Url(format!("{url}: {e}")))?;
-        match parsed.scheme() {
-            "ws" => {}
-            "wss" => return Err(ClientError::Url("wss:// (TLS) is not supported yet".into())),
-            other => return Err(ClientError::Url(format!("scheme {other}:// is not ws://"))),
-        }
+        let tls = match parsed.scheme() {
+            "ws" => false,
+            "wss" => true,
+            other => {
+                return Err(ClientError::Url(format!(
+                    "scheme {other}:// is not ws:// or wss://"
+                )))
+            }
+        };
         let host = parsed
             .host_str()
             .ok_or_else(|| ClientError::Url(format!("{url}: no host")))?
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        let port = parsed.port().unwrap_or(80);
+        let port = parsed.port().unwrap_or(if tls { 443 } else { 80 });
         let mut path = parsed.path().to_owned();
         if let Some(q) = parsed.query() {
             path.push('?');
             path.push_str(q);
         }
-        Ok(Target { host, port, path })
+        Ok(Target {
+            host,
+            port,
+            path,
+            tls,
+        })
+    }
+
+    fn default_port(&self) -> u16 {
+        if self.tls {
+            443
+        } else {
+            80
+        }
     }
 
     fn host_header(&self) -> String {
@@ -122,7 +150,7 @@ impl Target {
         } else {
             self.host.clone()
         };
-        if self.port == 80 {
+        if self.port == self.default_port() {
             host
         } else {
             format!("{host}:{}", self.port)
@@ -139,7 +167,7 @@ pub fn mask_keys() -> impl FnMut() -> [u8; 4] + Send + 'static {
 /// caller has handled each message before a later frame in the same read is even looked at
 /// (a protocol error after a valid message fails the connection only after that message).
 pub struct Client {
-    stream: TcpStream,
+    stream: Transport,
     conn: Connection,
     input: Vec<u8>,
     start: usize,
@@ -162,9 +190,22 @@ impl Client {
             .map_err(ClientError::Connect)?
             .next()
             .ok_or_else(|| ClientError::Url(format!("{}: no address", target.host)))?;
-        let stream =
-            TcpStream::connect_timeout(&addr, opts.timeout).map_err(ClientError::Connect)?;
-        let _ = stream.set_nodelay(true);
+        let started = Instant::now();
+        let tcp = TcpStream::connect_timeout(&addr, opts.timeout).map_err(ClientError::Connect)?;
+        let _ = tcp.set_nodelay(true);
+        let stream = if target.tls {
+            let config = match &opts.tls {
+                Some(c) => c.clone(),
+                None => crate::tls::client_config(None, false).map_err(ClientError::Tls)?,
+            };
+            let mut tls = crate::tls::TlsStream::client(tcp, config, &target.host)
+                .map_err(|e| ClientError::Url(format!("{}: {e}", target.host)))?;
+            let left = opts.timeout.saturating_sub(started.elapsed());
+            tls.complete_handshake(left).map_err(tls_error)?;
+            Transport::Tls(Box::new(tls))
+        } else {
+            Transport::Plain(tcp)
+        };
         let host = target.host_header();
         let protocols: Vec<&str> = opts.protocols.iter().map(String::as_str).collect();
         let headers: Vec<(&str, &str)> = opts
@@ -214,6 +255,13 @@ impl Client {
                         return Err(ClientError::Io(io::ErrorKind::TimedOut.into()));
                     }
                     if !client.fill(Some(left))? {
+                        // A TLS record (an alert: 0x15, or a handshake: 0x16) in answer to an
+                        // HTTP request: the port speaks TLS.
+                        if !target.tls && matches!(head.first(), Some(0x15 | 0x16)) {
+                            return Err(ClientError::Url(format!(
+                                "{url}: the server answered in TLS: use wss:// for this port"
+                            )));
+                        }
                         return Err(ClientError::Io(io::ErrorKind::UnexpectedEof.into()));
                     }
                 }
@@ -298,7 +346,8 @@ impl Client {
             return Ok(());
         }
         let out = self.conn.take_output();
-        self.stream.write_all(&out).map_err(ClientError::Io)
+        self.stream.write_all(&out).map_err(ClientError::Io)?;
+        self.stream.flush().map_err(ClientError::Io)
     }
 
     /// Sends a text message.
@@ -329,7 +378,7 @@ impl Client {
 
     /// The socket and the protocol state machine, for callers that run their own I/O loop
     /// (`wslens bench`). Input read but not yet decoded is dropped.
-    pub fn into_parts(self) -> (TcpStream, Connection) {
+    pub fn into_parts(self) -> (Transport, Connection) {
         (self.stream, self.conn)
     }
 
@@ -390,6 +439,20 @@ impl Client {
     }
 }
 
+/// A failed TLS handshake, said plainly (with what to do about an untrusted certificate).
+fn tls_error(e: io::Error) -> ClientError {
+    let rustls_error = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+    match rustls_error {
+        Some(rustls::Error::InvalidCertificate(why)) => ClientError::Tls(format!(
+            "the server's certificate is not trusted ({why:?}): pass --ca FILE with the \
+             certificate or the CA that issued it (or --insecure, for development only)"
+        )),
+        Some(other) => ClientError::Tls(other.to_string()),
+        None if e.kind() == io::ErrorKind::TimedOut => ClientError::Tls(e.to_string()),
+        None => ClientError::Io(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,12 +464,28 @@ mod tests {
             Target {
                 host: "localhost".into(),
                 port: 8765,
-                path: "/echo?x=1".into()
+                path: "/echo?x=1".into(),
+                tls: false,
             }
         );
         assert_eq!(Target::parse("ws://example.com").unwrap().path, "/");
         assert_eq!(Target::parse("ws://example.com").unwrap().port, 80);
-        assert!(matches!(Target::parse("wss://x/"), Err(ClientError::Url(m)) if m.contains("TLS")));
+        let wss = Target::parse("wss://example.com/x").unwrap();
+        assert!(wss.tls);
+        assert_eq!(wss.port, 443);
+        assert_eq!(wss.host_header(), "example.com");
+        assert_eq!(
+            Target::parse("wss://example.com:8766/")
+                .unwrap()
+                .host_header(),
+            "example.com:8766"
+        );
+        assert_eq!(
+            Target::parse("ws://example.com:443/")
+                .unwrap()
+                .host_header(),
+            "example.com:443"
+        );
         assert!(matches!(
             Target::parse("http://x/"),
             Err(ClientError::Url(_))

@@ -1,6 +1,7 @@
 //! Server settings. Every limit has a safe default and a command-line flag (see `main.rs`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything `wslens serve` can be told.
@@ -8,8 +9,12 @@ use std::time::Duration;
 pub struct ServerConfig {
     /// Address to listen on (default 127.0.0.1).
     pub host: String,
-    /// Port (default 8765).
+    /// Port of the plain (`ws://`, `http://`) listener (default 8765).
     pub port: u16,
+    /// Whether the plain listener runs (default true; off for TLS only).
+    pub plain: bool,
+    /// The TLS (`wss://`, `https://`) listener, if any.
+    pub tls: Option<TlsListen>,
     /// Event loops, one thread each (default: all cores).
     pub threads: usize,
     /// Directory of static files served over plain HTTP (default `www/`); `None` serves none.
@@ -50,11 +55,22 @@ pub struct ServerConfig {
     pub deflate: Option<wslens::deflate::DeflateConfig>,
 }
 
+/// Where and with what the TLS listener serves.
+#[derive(Clone, Debug)]
+pub struct TlsListen {
+    /// Its port (the command line's default: 8766).
+    pub port: u16,
+    /// Certificate, key and protocol settings (see [`crate::tls`]).
+    pub config: Arc<rustls::ServerConfig>,
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             host: "127.0.0.1".into(),
             port: 8765,
+            plain: true,
+            tls: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             www: Some(PathBuf::from("www")),
             max_backpressure: 1 << 20,

@@ -13,13 +13,14 @@
 use crate::handler::{Action, ConnInfo, Ctx, Handler, Message};
 use crate::hub::{lock, Cmd, Member};
 use crate::metrics::Metrics;
+use crate::transport::{Listeners, TlsAcceptor, Transport};
 use crate::{http, RouteMatch, Shared};
 use polling::{Event, Events, PollMode, Poller};
 use slab::Slab;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,8 +28,6 @@ use tracing::{debug, info, warn};
 use wslens::handshake::{negotiate_protocol, reject_response, AcceptOptions, HeadScanner};
 use wslens::{CloseCode, Connection, Event as WsEvent, Sender, State};
 
-/// Poller key of the listener; connections use their slab key.
-const LISTENER: usize = usize::MAX - 1;
 /// Size of the read buffer shared by all connections of a loop.
 const READ_BUF: usize = 64 * 1024;
 /// Reads per readiness event before giving other connections a turn.
@@ -236,7 +235,7 @@ fn hex_into(out: &mut String, bytes: &[u8]) {
 }
 
 struct Conn {
-    stream: TcpStream,
+    stream: Transport,
     /// Registered interest: (readable, writable).
     interest: (bool, bool),
     /// Whether we read from the peer (false under backpressure or while responding).
@@ -260,10 +259,7 @@ struct Conn {
 
 impl Conn {
     fn ws_output(&self) -> &[u8] {
-        match &self.phase {
-            Phase::Ws(ws) => ws.output(),
-            _ => &[],
-        }
+        phase_output(&self.phase)
     }
 
     fn queued(&self) -> usize {
@@ -295,7 +291,7 @@ pub(crate) struct EventLoop {
     id: usize,
     shared: Arc<Shared>,
     poller: Arc<Poller>,
-    listener: Arc<TcpListener>,
+    listeners: Listeners,
     conns: Slab<Conn>,
     /// Deadlines: (when, slab key, low bits of the connection id). Stale entries (for a
     /// connection that is gone or has an earlier timer) are skipped when they come up.
@@ -316,22 +312,18 @@ pub(crate) struct EventLoop {
 }
 
 impl EventLoop {
-    pub(crate) fn new(
-        id: usize,
-        shared: Arc<Shared>,
-        listener: Arc<TcpListener>,
-    ) -> io::Result<Self> {
+    pub(crate) fn new(id: usize, shared: Arc<Shared>, listeners: Listeners) -> io::Result<Self> {
         let poller = shared.hub.loops[id].poller.clone();
         // SAFETY: `polling` requires a registered source to be deleted before it is dropped.
-        // The listener lives in an `Arc` held by this loop for its whole life, and
-        // `EventLoop::drop` deletes it from the poller before the loop's reference goes away.
-        unsafe { poller.add_with_mode(&*listener, Event::readable(LISTENER), PollMode::Level)? };
+        // The listeners live in `Arc`s held by this loop for its whole life, and
+        // `EventLoop::drop` deletes them from the poller before the loop's references go away.
+        unsafe { listeners.register(&poller)? };
         let config = shared.config.connection_config();
         Ok(EventLoop {
             id,
             shared,
             poller,
-            listener,
+            listeners,
             conns: Slab::new(),
             timers: BinaryHeap::new(),
             spares: Spares {
@@ -368,8 +360,8 @@ impl EventLoop {
             }
             let now = self.now();
             for ev in events.iter() {
-                if ev.key == LISTENER {
-                    self.accept(now);
+                if Listeners::is_listener(ev.key) {
+                    self.accept(ev.key, now);
                 } else {
                     self.on_ready(ev.key, ev.readable, ev.writable, now);
                 }
@@ -405,13 +397,16 @@ impl EventLoop {
 
     // ---- Accepting ---------------------------------------------------------------------
 
-    fn accept(&mut self, now: Ms) {
+    fn accept(&mut self, key: usize, now: Ms) {
         if !self.accepting {
             return;
         }
         loop {
-            match self.listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer, now),
+            match self.listeners.accept(key) {
+                Ok((stream, peer, tls)) => {
+                    let tls = tls.cloned();
+                    self.admit(stream, peer, tls, now)
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -426,17 +421,13 @@ impl EventLoop {
     }
 
     fn pause_accepting(&mut self, until: Ms) {
-        if self
-            .poller
-            .modify_with_mode(&*self.listener, Event::none(LISTENER), PollMode::Level)
-            .is_ok()
-        {
+        if self.listeners.set_accepting(&self.poller, false).is_ok() {
             self.accepting = false;
             self.accept_resume = Some(until);
         }
     }
 
-    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, now: Ms) {
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr, tls: Option<TlsAcceptor>, now: Ms) {
         let metrics = &self.shared.metrics;
         if stream.set_nonblocking(true).is_err() {
             return;
@@ -444,6 +435,19 @@ impl EventLoop {
         let _ = stream.set_nodelay(true);
         let open = metrics.open_connections.load(Ordering::Relaxed) as usize;
         let over_limit = open >= self.shared.config.max_connections;
+        let stream = match tls {
+            None => Transport::Plain(stream),
+            // Past the limit a TLS client is closed before its handshake: a 503 would first
+            // cost the full handshake the limit is there to spare.
+            Some(_) if over_limit => {
+                Metrics::inc(&metrics.rejected_connections);
+                return;
+            }
+            Some(acceptor) => match acceptor.wrap(stream) {
+                Ok(t) => t,
+                Err(_) => return,
+            },
+        };
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let entry = self.conns.vacant_entry();
         let key = entry.key();
@@ -507,10 +511,12 @@ impl EventLoop {
         if readable {
             self.on_readable(key, now);
         }
+        // The handler's actions first: a room joined in `on_open` is joined before the 101
+        // leaves, so a client that has its 101 also gets everything published after it.
+        self.run_actions(now);
         if writable || readable {
             self.flush(key, now);
         }
-        self.run_actions(now);
     }
 
     fn on_readable(&mut self, key: usize, now: Ms) {
@@ -836,11 +842,12 @@ impl EventLoop {
         let mut written_total = 0u64;
         let result = loop {
             if conn.backlog() == 0 {
-                break Ok(());
+                // TLS records may still wait for the socket (plain TCP: nothing to do).
+                break conn.stream.write_pending();
             }
             let write = match &conn.out {
                 // The common case: only the protocol's own output.
-                None => (&conn.stream).write(conn.ws_output()),
+                None => conn.stream.write(phase_output(&conn.phase)),
                 Some(_) => flush_vectored(conn),
             };
             match write {
@@ -868,7 +875,8 @@ impl EventLoop {
                 self.spares.return_queue(queue);
             }
         }
-        let pending = conn.backlog();
+        // Queued bytes, plus TLS records not yet on the wire.
+        let pending = conn.backlog() + usize::from(conn.stream.wants_write());
         if pending == 0 && matches!(conn.phase, Phase::Respond) && conn.closing_since.is_none() {
             // Lingering close: send FIN, then read and discard until the peer closes too, so
             // unread request bytes do not turn our close into a reset that eats the response.
@@ -1061,11 +1069,7 @@ impl EventLoop {
         if let Some(t) = self.accept_resume {
             if now >= t && self.shutdown_deadline.is_none() {
                 self.accept_resume = None;
-                if self
-                    .poller
-                    .modify_with_mode(&*self.listener, Event::readable(LISTENER), PollMode::Level)
-                    .is_ok()
-                {
+                if self.listeners.set_accepting(&self.poller, true).is_ok() {
                     self.accepting = true;
                 }
             }
@@ -1178,7 +1182,7 @@ impl EventLoop {
             connections = self.conns.len(),
             "shutting down"
         );
-        let _ = self.poller.delete(&*self.listener);
+        self.listeners.deregister(&self.poller);
         self.accepting = false;
         self.shutdown_deadline = Some(now + ms(self.shared.config.shutdown_timeout));
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
@@ -1239,8 +1243,8 @@ impl EventLoop {
 
 impl Drop for EventLoop {
     fn drop(&mut self) {
-        // Keeps the promise made when the listener was added (see `EventLoop::new`).
-        let _ = self.poller.delete(&*self.listener);
+        // Keeps the promise made when the listeners were added (see `EventLoop::new`).
+        self.listeners.deregister(&self.poller);
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
             let conn = self.conns.remove(key);
@@ -1251,7 +1255,7 @@ impl Drop for EventLoop {
 
 /// One vectored write of up to 64 queued items and then the protocol's output (no
 /// allocation: the slices live on the stack).
-fn flush_vectored(conn: &Conn) -> io::Result<usize> {
+fn flush_vectored(conn: &mut Conn) -> io::Result<usize> {
     let mut slices = [IoSlice::new(&[]); 65];
     let mut count = 0;
     if let Some(queue) = &conn.out {
@@ -1265,12 +1269,20 @@ fn flush_vectored(conn: &Conn) -> io::Result<usize> {
             count += 1;
         }
     }
-    let tail = conn.ws_output();
+    let tail = phase_output(&conn.phase);
     if !tail.is_empty() {
         slices[count] = IoSlice::new(tail);
         count += 1;
     }
-    (&conn.stream).write_vectored(&slices[..count])
+    conn.stream.write_vectored(&slices[..count])
+}
+
+/// The protocol's own pending output (the 101 response, frames, pongs, close replies).
+fn phase_output(phase: &Phase) -> &[u8] {
+    match phase {
+        Phase::Ws(ws) => ws.output(),
+        _ => &[],
+    }
 }
 
 /// Marks `n` written bytes: whole queue items first, then the protocol's output.
@@ -1345,7 +1357,8 @@ mod size_tests {
     fn per_connection_state_does_not_grow() {
         use std::mem::size_of;
         let conn = size_of::<super::Conn>();
-        assert!(conn <= 216, "Conn is {conn} bytes");
+        // 216 with a bare TcpStream; the Transport enum (TcpStream or Box<TlsStream>) is 16.
+        assert!(conn <= 232, "Conn is {conn} bytes");
         // The timer heap holds one live entry per connection.
         assert_eq!(size_of::<std::cmp::Reverse<(super::Ms, u32, u32)>>(), 16);
     }

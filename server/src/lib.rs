@@ -27,6 +27,7 @@
 pub mod apps;
 pub mod auth;
 pub mod bench;
+pub mod bench_broadcast;
 pub mod client;
 pub mod config;
 mod event_loop;
@@ -35,10 +36,12 @@ pub mod http;
 mod hub;
 pub mod inspect_cmd;
 pub mod metrics;
+pub mod tls;
+pub mod transport;
 
 pub use apps::{Echo, Rooms};
 pub use auth::{Authorizer, OriginAndToken, Rejection};
-pub use config::ServerConfig;
+pub use config::{ServerConfig, TlsListen};
 pub use handler::{ConnInfo, Ctx, Handler, Message};
 pub use metrics::Metrics;
 
@@ -49,6 +52,7 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tracing::info;
+use transport::{Listeners, TlsAcceptor};
 
 /// The subprotocol with which an `/echo` client asks for the wire tap.
 pub const WIRE_PROTOCOL: &str = "wslens.wire";
@@ -72,7 +76,7 @@ pub(crate) struct Shared {
     routes: Vec<Route>,
     pub(crate) authorizer: Arc<dyn Authorizer>,
     pub(crate) hub: Hub,
-    pub(crate) metrics: Metrics,
+    pub(crate) metrics: Arc<Metrics>,
     pub(crate) shutdown: AtomicBool,
     pub(crate) next_id: AtomicU64,
 }
@@ -145,14 +149,41 @@ impl ServerBuilder {
             .route("/broadcast", Rooms::broadcast())
     }
 
-    /// Binds the listener and prepares one poller per loop.
+    /// Binds the listeners (plain, TLS, or both) and prepares one poller per loop.
     pub fn build(self) -> io::Result<Server> {
-        let addr = (self.config.host.as_str(), self.config.port)
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
-        let listener = TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
+        let bind = |port: u16| -> io::Result<Arc<TcpListener>> {
+            let addr = (self.config.host.as_str(), port)
+                .to_socket_addrs()?
+                .next()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
+            let listener = TcpListener::bind(addr)?;
+            listener.set_nonblocking(true)?;
+            Ok(Arc::new(listener))
+        };
+        let metrics = Arc::new(Metrics::default());
+        let listeners = Listeners {
+            plain: self
+                .config
+                .plain
+                .then(|| bind(self.config.port))
+                .transpose()?,
+            tls: match &self.config.tls {
+                Some(tls) => Some((
+                    bind(tls.port)?,
+                    TlsAcceptor {
+                        config: tls.config.clone(),
+                        metrics: metrics.clone(),
+                    },
+                )),
+                None => None,
+            },
+        };
+        if listeners.plain.is_none() && listeners.tls.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "nothing to listen on: the plain listener is off and TLS is not configured",
+            ));
+        }
         let threads = self.config.threads.max(1);
         let mut loops = Vec::with_capacity(threads);
         for _ in 0..threads {
@@ -172,21 +203,18 @@ impl ServerBuilder {
             config: self.config,
             routes: self.routes,
             hub: Hub::new(loops),
-            metrics: Metrics::default(),
+            metrics,
             shutdown: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
         });
-        Ok(Server {
-            shared,
-            listener: Arc::new(listener),
-        })
+        Ok(Server { shared, listeners })
     }
 }
 
 /// A bound server, ready to [`Server::run`].
 pub struct Server {
     shared: Arc<Shared>,
-    listener: Arc<TcpListener>,
+    listeners: Listeners,
 }
 
 /// Stops a running server from another thread (or a signal handler thread).
@@ -216,9 +244,19 @@ impl Server {
         }
     }
 
-    /// The address actually bound (useful with port 0).
+    /// The address actually bound (useful with port 0): the plain listener's, or the TLS
+    /// listener's when there is no plain one.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        match (&self.listeners.plain, &self.listeners.tls) {
+            (Some(l), _) | (None, Some((l, _))) => l.local_addr(),
+            (None, None) => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// The TLS listener's address, if there is one.
+    pub fn tls_local_addr(&self) -> Option<SocketAddr> {
+        let (l, _) = self.listeners.tls.as_ref()?;
+        l.local_addr().ok()
     }
 
     /// A handle that stops the server.
@@ -236,15 +274,20 @@ impl Server {
     /// Runs every loop (one per thread) until shutdown completes.
     pub fn run(self) -> io::Result<()> {
         let threads = self.shared.hub.loops.len();
-        info!(addr = %self.local_addr()?, threads, "listening");
+        if let Some(l) = &self.listeners.plain {
+            info!(addr = %l.local_addr()?, threads, "listening (ws://, http://)");
+        }
+        if let Some(addr) = self.tls_local_addr() {
+            info!(%addr, threads, "listening (wss://, https://)");
+        }
         let mut handles = Vec::with_capacity(threads);
         for id in 0..threads {
             let shared = self.shared.clone();
-            let listener = self.listener.clone();
+            let listeners = self.listeners.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("wslens-loop-{id}"))
                 .spawn(move || {
-                    let mut event_loop = event_loop::EventLoop::new(id, shared, listener)?;
+                    let mut event_loop = event_loop::EventLoop::new(id, shared, listeners)?;
                     event_loop.run()
                 })?;
             handles.push(handle);

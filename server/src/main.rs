@@ -28,14 +28,46 @@ enum Command {
     Listen(ListenArgs),
     /// Explain frames (or an opening handshake) byte by byte, from hex, base64 or raw bytes.
     Inspect(InspectArgs),
-    /// Load-generate against an echo endpoint: msg/s, MB/s and round-trip latency.
+    /// Load-generate against an echo endpoint (msg/s, MB/s, round-trip latency), or with
+    /// --fanout against a broadcast room (deliveries/s, send → last receiver latency).
     Bench(BenchArgs),
+}
+
+/// How a client trusts a wss:// server.
+#[derive(clap::Args)]
+struct TlsArgs {
+    /// Trust the certificates in this PEM file (a CA, or the server's own self-signed
+    /// certificate) instead of the built-in roots, for wss://.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Do not verify the server's certificate (development only: anyone on the path could
+    /// read and change the connection).
+    #[arg(long, conflicts_with = "ca")]
+    insecure: bool,
+}
+
+impl TlsArgs {
+    /// The TLS configuration for `url` (`None` for ws://).
+    fn config(&self, url: &str) -> Result<Option<std::sync::Arc<rustls::ClientConfig>>, String> {
+        if !url.to_ascii_lowercase().starts_with("wss:") {
+            return Ok(None);
+        }
+        if self.insecure {
+            eprintln!(
+                "wslens: WARNING: --insecure: the server's certificate is NOT verified; \
+                 anyone on the path can read and change this connection"
+            );
+        }
+        wslens_server::tls::client_config(self.ca.as_deref(), self.insecure).map(Some)
+    }
 }
 
 #[derive(clap::Args)]
 struct BenchArgs {
-    /// ws:// URL of an echo endpoint.
+    /// ws:// or wss:// URL of an echo endpoint.
     url: String,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Connections.
     #[arg(long, default_value_t = 100)]
     connections: usize,
@@ -69,12 +101,25 @@ struct BenchArgs {
     /// Offer permessage-deflate (RFC 7692) on every connection.
     #[arg(long)]
     deflate: bool,
+    /// Broadcast mode: this many receivers and one sender join the room at URL (e.g.
+    /// /broadcast); --in-flight bounds the messages not yet received by every receiver.
+    #[arg(long, conflicts_with_all = ["text", "connections"])]
+    fanout: Option<usize>,
+    /// Broadcast mode: of the receivers, this many connect but never read.
+    #[arg(long, default_value_t = 0, requires = "fanout")]
+    stalled: usize,
+    /// Broadcast mode: the server's process id (same machine), to report its CPU use and
+    /// deliveries per server CPU-second.
+    #[arg(long, requires = "fanout")]
+    server_pid: Option<u32>,
 }
 
 #[derive(clap::Args)]
 struct ConnectArgs {
-    /// ws://host[:port]/path
+    /// ws://host[:port]/path or wss://…
     url: String,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Extra request header "Name: value" (repeatable).
     #[arg(long = "header", short = 'H')]
     header: Vec<String>,
@@ -108,6 +153,7 @@ impl ConnectArgs {
             origin: self.origin.clone(),
             timeout: self.timeout,
             deflate: self.deflate.then(wslens::deflate::DeflateConfig::default),
+            tls: self.tls.config(&self.url)?,
         })
     }
 }
@@ -241,15 +287,74 @@ struct ServeArgs {
     /// zlib memLevel 1-9 for the compressor's buffers (1: 512 bytes, 8: 64 KiB).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=9))]
     deflate_mem_level: u8,
+    /// Serve wss:// and https:// too, with this certificate chain (PEM, leaf first).
+    #[arg(long, requires = "tls_key", conflicts_with = "tls_self_signed")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve wss:// and https:// with a development certificate made at start-up for
+    /// localhost, 127.0.0.1 and ::1; prints its SHA-256 fingerprint and where its PEM is.
+    #[arg(long)]
+    tls_self_signed: bool,
+    /// Where --tls-self-signed writes the certificate (PEM), for clients' --ca
+    /// [default: wslens-dev-cert-<TLS port>.pem in the temporary directory].
+    #[arg(long, requires = "tls_self_signed")]
+    tls_cert_out: Option<PathBuf>,
+    /// Port of the TLS listener (wss://, https://).
+    #[arg(long, default_value_t = 8766)]
+    tls_port: u16,
+    /// Only the TLS listener: no plain ws:// and http://.
+    #[arg(long)]
+    tls_only: bool,
 }
 
 impl ServeArgs {
-    fn config(self) -> ServerConfig {
+    /// The TLS listener, if asked for; with `--tls-self-signed`, makes the certificate,
+    /// writes its PEM and prints where, with the fingerprint.
+    fn tls(&self) -> Result<(Option<wslens_server::TlsListen>, Option<DevCert>), String> {
+        use wslens_server::tls;
+        let mut dev_cert = None;
+        let config = match (&self.tls_cert, &self.tls_key, self.tls_self_signed) {
+            (Some(cert), Some(key), _) => tls::server_config_from_pem(cert, key)?,
+            (_, _, true) => {
+                let dev = tls::self_signed()?;
+                dev_cert = Some(DevCert {
+                    pem: dev.cert_pem,
+                    fingerprint: dev.fingerprint,
+                    out: self.tls_cert_out.clone(),
+                });
+                dev.config
+            }
+            _ if self.tls_only => {
+                return Err(
+                    "--tls-only needs --tls-cert and --tls-key, or --tls-self-signed".into(),
+                )
+            }
+            _ => return Ok((None, None)),
+        };
+        let listen = wslens_server::TlsListen {
+            port: self.tls_port,
+            config,
+        };
+        Ok((Some(listen), dev_cert))
+    }
+
+    fn config(self) -> Result<(ServerConfig, Option<DevCert>), String> {
         let nonzero = |d: Duration| (!d.is_zero()).then_some(d);
         let defaults = ServerConfig::default();
-        ServerConfig {
+        let (tls, dev_cert) = self.tls()?;
+        if tls.is_some() && !self.tls_only && self.tls_port == self.port && self.port != 0 {
+            return Err(format!(
+                "--tls-port {} is also the plain --port: pick another, or --tls-only",
+                self.port
+            ));
+        }
+        let config = ServerConfig {
             host: self.host,
             port: self.port,
+            plain: !self.tls_only,
+            tls,
             threads: self.threads.unwrap_or(defaults.threads).max(1),
             www: Some(self.www),
             max_backpressure: self.max_backpressure,
@@ -274,7 +379,35 @@ impl ServeArgs {
                 mem_level: self.deflate_mem_level,
             }),
             ..defaults
-        }
+        };
+        Ok((config, dev_cert))
+    }
+}
+
+/// The `--tls-self-signed` certificate, written (and announced) once the listeners are
+/// bound, so that a server that fails to start leaves a running one's file alone.
+struct DevCert {
+    pem: String,
+    fingerprint: String,
+    out: Option<PathBuf>,
+}
+
+impl DevCert {
+    fn publish(self, tls_port: u16) -> Result<(), String> {
+        let path = self.out.unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("wslens-dev-cert-{tls_port}.pem"))
+        });
+        std::fs::write(&path, &self.pem)
+            .map_err(|e| format!("writing the certificate to {}: {e}", path.display()))?;
+        println!(
+            "TLS: self-signed development certificate for {}\n  SHA-256 fingerprint: {}\n  certificate (PEM, for clients' --ca): {}",
+            wslens_server::tls::SELF_SIGNED_NAMES.join(", "),
+            self.fingerprint,
+            path.display()
+        );
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        Ok(())
     }
 }
 
@@ -288,10 +421,7 @@ fn main() {
         .init();
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Serve(args) => match serve(args.config()) {
-            Ok(()) => 0,
-            Err(e) => fail(&e.to_string()),
-        },
+        Command::Serve(args) => cli_result(args.config().and_then(|(c, d)| serve(c, d))),
         Command::Send(args) => cli_result(send(args)),
         Command::Listen(args) => cli_result(listen(args)),
         Command::Inspect(args) => inspect(args),
@@ -492,8 +622,11 @@ fn listen(args: ListenArgs) -> Result<(), String> {
 }
 
 fn bench(args: BenchArgs) -> Result<(), String> {
-    use std::io::IsTerminal as _;
+    if args.fanout.is_some() {
+        return bench_broadcast(args);
+    }
     let config = wslens_server::bench::BenchConfig {
+        tls: args.tls.config(&args.url)?,
         url: args.url,
         connections: args.connections.max(1),
         in_flight: args.in_flight.max(1),
@@ -507,14 +640,7 @@ fn bench(args: BenchArgs) -> Result<(), String> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         deflate: args.deflate.then(wslens::deflate::DeflateConfig::default),
     };
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        bar
-    });
+    let bar = spinner();
     let progress = |echoed: u64, elapsed: Duration| {
         if let Some(bar) = &bar {
             let rate = echoed as f64 / elapsed.as_secs_f64().max(1e-9);
@@ -539,6 +665,66 @@ fn bench(args: BenchArgs) -> Result<(), String> {
         return Err(format!(
             "{} echoes did not match what was sent",
             report.mismatches
+        ));
+    }
+    Ok(())
+}
+
+/// A progress spinner on stderr when it is a terminal.
+fn spinner() -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar
+    })
+}
+
+fn bench_broadcast(args: BenchArgs) -> Result<(), String> {
+    let tls = args.tls.config(&args.url)?;
+    let config = wslens_server::bench_broadcast::BroadcastConfig {
+        url: args.url,
+        fanout: args.fanout.unwrap_or(1).max(1),
+        stalled: args.stalled,
+        in_flight: args.in_flight.max(1),
+        size: args.size,
+        duration: args.duration,
+        messages: args.messages,
+        warmup: args.warmup,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        server_pid: args.server_pid,
+        tls,
+    };
+    let bar = spinner();
+    let progress = |delivered: u64, elapsed: Duration| {
+        if let Some(bar) = &bar {
+            let rate = delivered as f64 / elapsed.as_secs_f64().max(1e-9);
+            bar.set_message(format!(
+                "{delivered} deliveries, {rate:.0}/s, {:.1} s",
+                elapsed.as_secs_f64()
+            ));
+            bar.tick();
+        }
+    };
+    let report = wslens_server::bench_broadcast::run(config, &progress)
+        .map_err(|e| format!("bench failed: {e}"))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    if report.mismatches > 0 || report.lost > 0 {
+        return Err(format!(
+            "{} messages did not match what was sent, {} were lost",
+            report.mismatches, report.lost
         ));
     }
     Ok(())
@@ -583,11 +769,17 @@ fn inspect(args: InspectArgs) -> i32 {
     i32::from(broken)
 }
 
-fn serve(config: ServerConfig) -> std::io::Result<()> {
-    let server = Server::builder(config).standard_routes().build()?;
+fn serve(config: ServerConfig, dev_cert: Option<DevCert>) -> Result<(), String> {
+    let server = Server::builder(config)
+        .standard_routes()
+        .build()
+        .map_err(|e| e.to_string())?;
+    if let (Some(dev), Some(addr)) = (dev_cert, server.tls_local_addr()) {
+        dev.publish(addr.port())?;
+    }
     let handle = server.shutdown_handle();
-    on_termination(move || handle.shutdown())?;
-    server.run()
+    on_termination(move || handle.shutdown()).map_err(|e| e.to_string())?;
+    server.run().map_err(|e| e.to_string())
 }
 
 /// Calls `f` (once) on SIGINT or SIGTERM.

@@ -28,6 +28,10 @@ pub struct Metrics {
     pub backpressure_events: AtomicU64,
     /// Connections refused because of the connection limit.
     pub rejected_connections: AtomicU64,
+    /// Completed TLS handshakes.
+    pub tls_handshakes_ok: AtomicU64,
+    /// TLS handshakes that failed (an alert, not TLS at all, a timeout, a peer that left).
+    pub tls_handshakes_failed: AtomicU64,
     closes: [AtomicU64; CLOSE_SLOTS],
 }
 
@@ -137,6 +141,18 @@ impl Metrics {
             "Connections refused at the connection limit.",
             &self.rejected_connections,
         );
+        metric(
+            "wslens_tls_handshakes_ok_total",
+            "counter",
+            "Completed TLS handshakes.",
+            &self.tls_handshakes_ok,
+        );
+        metric(
+            "wslens_tls_handshakes_failed_total",
+            "counter",
+            "TLS handshakes that failed or were abandoned.",
+            &self.tls_handshakes_failed,
+        );
         let _ = writeln!(
             out,
             "# HELP wslens_closes_total WebSocket connections closed, by close code."
@@ -167,11 +183,14 @@ mod tests {
         let m = Metrics::default();
         Metrics::inc(&m.handshakes_ok);
         Metrics::add(&m.bytes_in, 42);
+        Metrics::inc(&m.tls_handshakes_failed);
         m.closed(1000);
         m.closed(4000);
         let text = m.render();
         assert!(text.contains("\nwslens_handshakes_ok_total 1\n"));
         assert!(text.contains("\nwslens_bytes_in_total 42\n"));
+        assert!(text.contains("\nwslens_tls_handshakes_ok_total 0\n"));
+        assert!(text.contains("\nwslens_tls_handshakes_failed_total 1\n"));
         assert!(text.contains("wslens_closes_total{code=\"1000\"} 1\n"));
         assert!(text.contains("wslens_closes_total{code=\"other\"} 1\n"));
         assert!(text.contains("# TYPE wslens_open_connections gauge\n"));

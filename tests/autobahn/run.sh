@@ -4,6 +4,7 @@
 # both `behavior` and `behaviorClose` (NON-STRICT and UNIMPLEMENTED fail).
 #
 #   bash tests/autobahn/run.sh [CASES]      # CASES: JSON list, default ["*"]
+#   AUTOBAHN_TLS=1 bash tests/autobahn/run.sh [CASES]   # the same over wss:// (--tls-self-signed)
 #
 # Installs the suite (autobahntestsuite 0.8.2, Python 2.7 from pyenv) under target/ once.
 set -euo pipefail
@@ -12,13 +13,24 @@ cd "$root"
 
 cases="${1:-[\"*\"]}"
 report="$root/target/autobahn-report"
+scheme=ws
+tls_args=()
+if [ "${AUTOBAHN_TLS:-0}" = 1 ]; then
+  # wstest's client does not verify certificates: the server's own is good enough.
+  report="$root/target/autobahn-report-tls"
+  scheme=wss
+fi
 
 . tests/autobahn/lib.sh
 install_autobahn
 port="${AUTOBAHN_PORT:-$(free_port)}"
+if [ "$scheme" = wss ]; then
+  tls_args=(--tls-self-signed --tls-only --tls-port "$port" --tls-cert-out "$root/target/autobahn-cert.pem")
+fi
 
 cargo build --release -p wslens-server --quiet
-./target/release/wslens serve --port "$port" --threads 1 --www www >"$root/target/autobahn-server.log" 2>&1 &
+./target/release/wslens serve --port "$port" --threads 1 --www www "${tls_args[@]}" \
+  >"$root/target/autobahn-server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 wait_port "$port"
@@ -28,13 +40,13 @@ mkdir -p "$report"
 cat >"$report/spec.json" <<JSON
 {
   "outdir": "$report",
-  "servers": [{"agent": "wslens", "url": "ws://127.0.0.1:$port/echo"}],
+  "servers": [{"agent": "wslens", "url": "$scheme://127.0.0.1:$port/echo"}],
   "cases": $cases,
   "exclude-cases": [],
   "exclude-agent-cases": {}
 }
 JSON
-echo "==> wstest -m fuzzingclient (cases $cases)"
+echo "==> wstest -m fuzzingclient over $scheme:// (cases $cases)"
 started=$SECONDS
 (cd "$report" && wstest -m fuzzingclient -s spec.json >"$report/wstest.log" 2>&1)
 echo "wstest took $((SECONDS - started)) s"

@@ -1,7 +1,8 @@
 // Starts the real `wslens serve` on a free 127.0.0.1 port and stops it with SIGTERM.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -24,9 +25,16 @@ function freePort() {
   });
 }
 
-export async function startServer(args = []) {
+// With { tls: true }: also a TLS listener with a self-signed development certificate
+// (--tls-self-signed), whose PEM is returned as `certPem`.
+export async function startServer(args = [], { tls = false } = {}) {
   const port = await freePort();
-  const child = spawn(binary(), ['serve', '--port', String(port), '--www', path.join(root, 'www'), ...args], {
+  const tlsPort = tls ? await freePort() : null;
+  const certPath = tls ? path.join(mkdtempSync(path.join(tmpdir(), 'wslens-node-')), 'cert.pem') : null;
+  const tlsArgs = tls
+    ? ['--tls-self-signed', '--tls-port', String(tlsPort), '--tls-cert-out', certPath]
+    : [];
+  const child = spawn(binary(), ['serve', '--port', String(port), '--www', path.join(root, 'www'), ...tlsArgs, ...args], {
     env: { ...process.env, RUST_LOG: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -39,10 +47,16 @@ export async function startServer(args = []) {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+  const tlsBase = `127.0.0.1:${tlsPort}`;
   return {
     port,
     http: `http://${base}`,
     ws: `ws://${base}`,
+    ...(tls && {
+      https: `https://${tlsBase}`,
+      wss: `wss://${tlsBase}`,
+      certPem: readFileSync(certPath, 'utf8'),
+    }),
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
       child.kill('SIGTERM');

@@ -68,3 +68,35 @@ def plain_server():
     proc, url = start("--no-deflate")
     yield url
     stop(proc)
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """`wslens serve --tls-self-signed`: yields (wss:// base URL, https:// base URL, an SSL
+    context that trusts the certificate it wrote)."""
+    import ssl
+
+    port, tls_port = free_port(), free_port()
+    cert = tmp_path_factory.mktemp("tls") / "dev-cert.pem"
+    proc = subprocess.Popen(
+        [str(binary()), "serve", "--port", str(port), "--threads", "2", "--www", str(ROOT / "www"),
+         "--tls-self-signed", "--tls-port", str(tls_port), "--tls-cert-out", str(cert)],
+        env={**os.environ, "RUST_LOG": "warn"},
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+            if cert.exists():
+                break
+        except OSError:
+            pass
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        raise RuntimeError("wslens serve --tls-self-signed did not start")
+    context = ssl.create_default_context(cafile=str(cert))
+    yield f"wss://127.0.0.1:{tls_port}", f"https://127.0.0.1:{tls_port}", context
+    proc.terminate()
+    assert proc.wait(timeout=10) == 0, "clean exit on SIGTERM"

@@ -5,6 +5,8 @@
 //! The binary is `target/<profile>/wslens`, built by `cargo build -p wslens-server` (the
 //! README's test command does that first).
 
+pub mod tls;
+
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -189,8 +189,13 @@ fn send_reports_failures_with_a_reason_and_exit_1() {
         "{}",
         text(&out.stderr)
     );
-    let out = run(&["send", "wss://127.0.0.1:1/echo", "x"], None);
-    assert!(text(&out.stderr).contains("TLS"));
+    let out = run(&["send", "http://127.0.0.1:1/echo", "x"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is not ws:// or wss://"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

@@ -42,3 +42,48 @@ fn idle_connection_memory() {
         wslens::OwnedEvent::Text("still here".into())
     );
 }
+
+/// The same over TLS: each connection completes a TLS handshake and a WebSocket upgrade on
+/// `/echo`, then stays idle. `WSLENS_IDLE_TLS` sets the counts (default 1000,5000,10000).
+#[test]
+#[ignore = "measurement; run by hand (see the file's doc)"]
+fn idle_tls_connection_memory() {
+    use std::io::{Read, Write};
+    let counts: Vec<usize> = std::env::var("WSLENS_IDLE_TLS")
+        .unwrap_or_else(|_| "1000,5000,10000".into())
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    let cert = wslens_e2e::tls::cert();
+    let tls_port = wslens_e2e::free_port();
+    let mut args = cert.serve_args(tls_port);
+    args.extend(["--threads", "1", "--ping-interval", "0"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(&args);
+    let before = server.rss_kib();
+    let upgrade = b"GET /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n";
+    let mut clients = Vec::new();
+    for n in counts {
+        while clients.len() < n {
+            let mut tls = wslens_e2e::tls::connect(tls_port, &cert.cert).expect("TLS");
+            tls.write_all(upgrade).unwrap();
+            let mut head = Vec::new();
+            let mut b = [0u8; 512];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let k = tls.read(&mut b).unwrap();
+                assert!(k > 0, "closed during the upgrade");
+                head.extend_from_slice(&b[..k]);
+            }
+            assert!(head.starts_with(b"HTTP/1.1 101 "));
+            clients.push(tls);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let after = server.rss_kib();
+        let per_conn = (after.saturating_sub(before) * 1024) as f64 / n as f64;
+        println!(
+            "{n:>6} idle TLS WebSockets: RSS {before} KiB -> {after} KiB, {per_conn:.0} bytes per connection"
+        );
+    }
+}

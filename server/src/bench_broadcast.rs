@@ -1,0 +1,615 @@
+//! `wslens bench --fanout N`: the broadcast benchmark. One sender and N receivers join a
+//! broadcast room (the server sends every message to every member, the sender included);
+//! `stalled` of the receivers connect but never read. The sender keeps at most `in_flight`
+//! messages that have not yet reached every reading receiver (1: the next message leaves when
+//! the previous one reached the last receiver; more: pipelined, for throughput, refilled in
+//! bursts whenever half of the window has arrived everywhere). Receivers
+//! check every message byte for byte and in order; a message's latency is the time from its
+//! send to its arrival at the last receiver.
+//!
+//! Each message is `size` bytes (at least 8): its sequence number (u64, little endian), then a
+//! fixed pattern. Receivers are spread over the generator threads; thread 0 also drives the
+//! sender. A message's slot (`seq % in_flight`) holds its send time and the count of receivers
+//! still to get it; the receiver that takes the count to zero records the latency and wakes the
+//! sender.
+
+use crate::bench::cpu_of;
+use crate::client::{Client, ClientOptions};
+use crate::transport::Transport;
+use hdrhistogram::Histogram;
+use polling::{Event, Events, PollMode, Poller};
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+use wslens::{Event as WsEvent, OpCode};
+
+/// Give up when no message has reached every receiver for this long.
+const STUCK: Duration = Duration::from_secs(10);
+
+/// What to measure.
+#[derive(Clone, Debug)]
+pub struct BroadcastConfig {
+    /// ws:// URL of a broadcast room (every message goes to every member).
+    pub url: String,
+    /// Receivers, stalled ones included.
+    pub fanout: usize,
+    /// Receivers that connect but never read.
+    pub stalled: usize,
+    /// Messages in flight: sent but not yet received by every reading receiver.
+    pub in_flight: usize,
+    /// Payload size in bytes (at least 8).
+    pub size: usize,
+    /// Measure for this long (after the warm-up) …
+    pub duration: Duration,
+    /// … or until this many messages have reached every receiver.
+    pub messages: Option<u64>,
+    /// Discarded from the statistics at the start.
+    pub warmup: Duration,
+    /// Generator threads.
+    pub threads: usize,
+    /// TLS settings for wss:// (None: ws://).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The server's process id, when it runs on this machine: its CPU time is then measured
+    /// over the same period, giving deliveries per server CPU-second.
+    pub server_pid: Option<u32>,
+}
+
+/// The outcome.
+#[derive(Clone, Debug)]
+pub struct BroadcastReport {
+    /// Messages that reached every reading receiver during the measured period.
+    pub messages: u64,
+    /// Messages received (and checked) by reading receivers during the measured period; the
+    /// sender's own copies are not counted.
+    pub deliveries: u64,
+    /// Measured wall time.
+    pub seconds: f64,
+    /// Deliveries per second.
+    pub deliveries_per_s: f64,
+    /// Messages per second (each to every reading receiver).
+    pub msgs_per_s: f64,
+    /// Payload bytes delivered per second, in millions.
+    pub mb_per_s: f64,
+    /// Send → last receiver latency in microseconds: p50, p90, p99, p99.9, max.
+    pub latency_us: [f64; 5],
+    /// Messages whose bytes were not what was sent, or that arrived out of order.
+    pub mismatches: u64,
+    /// Messages a reading receiver never got (it saw a later one first).
+    pub lost: u64,
+    /// Deliveries per `read` call of a receiver, on average: 1 means the server wrote (or the
+    /// generator read) each frame on its own; more, that frames were coalesced.
+    pub deliveries_per_read: f64,
+    /// The generator's CPU time / (wall time × threads), if the OS tells.
+    pub generator_cpu: Option<f64>,
+    /// With `server_pid`: the server's CPU time / wall time (1.0 = one core busy).
+    pub server_cpu: Option<f64>,
+    /// Settings, echoed in the JSON.
+    pub config: BroadcastConfig,
+}
+
+impl BroadcastReport {
+    /// Whether the generator itself was (nearly) saturated.
+    pub fn generator_saturated(&self) -> bool {
+        self.generator_cpu.is_some_and(|c| c > 0.9)
+    }
+
+    /// Deliveries per second of server CPU time: what one fully busy server core would do at
+    /// this per-delivery cost (useful on a shared machine, where the wall-clock rate is not).
+    pub fn deliveries_per_server_cpu_s(&self) -> Option<f64> {
+        self.server_cpu
+            .filter(|&c| c > 0.0)
+            .map(|c| self.deliveries_per_s / c)
+    }
+
+    /// One JSON object.
+    pub fn to_json(&self) -> String {
+        let c = &self.config;
+        format!(
+            concat!(
+                r#"{{"mode":"broadcast","url":{},"fanout":{},"stalled":{},"in_flight":{},"#,
+                r#""size":{},"threads":{},"messages":{},"deliveries":{},"seconds":{:.3},"#,
+                r#""deliveries_per_s":{:.1},"msgs_per_s":{:.1},"mb_per_s":{:.3},"#,
+                r#""latency_us":{{"p50":{:.1},"p90":{:.1},"p99":{:.1},"p999":{:.1},"max":{:.1}}},"#,
+                r#""deliveries_per_read":{:.2},"mismatches":{},"lost":{},"generator_cpu":{},"#,
+                r#""generator_saturated":{},"server_cpu":{},"deliveries_per_server_cpu_s":{}}}"#
+            ),
+            crate::apps::json_string(&c.url),
+            c.fanout,
+            c.stalled,
+            c.in_flight,
+            c.size,
+            c.threads,
+            self.messages,
+            self.deliveries,
+            self.seconds,
+            self.deliveries_per_s,
+            self.msgs_per_s,
+            self.mb_per_s,
+            self.latency_us[0],
+            self.latency_us[1],
+            self.latency_us[2],
+            self.latency_us[3],
+            self.latency_us[4],
+            self.deliveries_per_read,
+            self.mismatches,
+            self.lost,
+            self.generator_cpu
+                .map_or("null".into(), |v| format!("{v:.3}")),
+            self.generator_saturated(),
+            self.server_cpu.map_or("null".into(), |v| format!("{v:.3}")),
+            self.deliveries_per_server_cpu_s()
+                .map_or("null".into(), |v| format!("{v:.0}")),
+        )
+    }
+
+    /// A few human-readable lines.
+    pub fn to_text(&self) -> String {
+        let c = &self.config;
+        let mut s = format!(
+            "broadcast: 1 sender, {} receivers ({} stalled), {} in flight, {} B binary, {} thread(s), {:.1} s\n\
+             {:.0} deliveries/s, {:.0} msg/s, {:.2} MB/s delivered\n\
+             send → last receiver µs: p50 {:.0}  p90 {:.0}  p99 {:.0}  p99.9 {:.0}  max {:.0}\n\
+             {:.1} deliveries per receiver read\n",
+            c.fanout,
+            c.stalled,
+            c.in_flight,
+            c.size,
+            c.threads,
+            self.seconds,
+            self.deliveries_per_s,
+            self.msgs_per_s,
+            self.mb_per_s,
+            self.latency_us[0],
+            self.latency_us[1],
+            self.latency_us[2],
+            self.latency_us[3],
+            self.latency_us[4],
+            self.deliveries_per_read,
+        );
+        if let Some(cpu) = self.generator_cpu {
+            s.push_str(&format!(
+                "generator CPU: {:.0}% of {} thread(s)\n",
+                cpu * 100.0,
+                c.threads
+            ));
+            if self.generator_saturated() {
+                s.push_str("warning: the generator itself is saturated: these numbers measure it, not the server\n");
+            }
+        }
+        if let (Some(cpu), Some(rate)) = (self.server_cpu, self.deliveries_per_server_cpu_s()) {
+            s.push_str(&format!(
+                "server CPU: {:.0}% of a core: {rate:.0} deliveries per server CPU-second\n",
+                cpu * 100.0
+            ));
+        }
+        if self.mismatches > 0 {
+            s.push_str(&format!(
+                "ERROR: {} messages were not what was sent (or out of order)\n",
+                self.mismatches
+            ));
+        }
+        if self.lost > 0 {
+            s.push_str(&format!(
+                "ERROR: {} deliveries were lost (a receiver saw a later message first)\n",
+                self.lost
+            ));
+        }
+        s
+    }
+}
+
+/// Shared among generator threads.
+struct Shared {
+    start: Instant,
+    /// Per slot: send time, in nanoseconds since `start`.
+    sent_at: Box<[AtomicU64]>,
+    /// Per slot: reading receivers that have not yet got the message.
+    remaining: Box<[AtomicU32]>,
+    /// Messages that reached every reading receiver (since the start).
+    completed: AtomicU64,
+    /// Of those, the ones in the measured period.
+    measured_messages: AtomicU64,
+    /// Deliveries in the measured period.
+    deliveries: AtomicU64,
+    /// Receivers' reads in the measured period.
+    reads: AtomicU64,
+    measuring: AtomicBool,
+    stop: AtomicBool,
+    /// The sender's thread's poller, woken when a message completes.
+    sender_poller: Arc<Poller>,
+}
+
+impl Shared {
+    /// Message `seq` reached one more receiver; the last one records the latency.
+    fn arrived(&self, seq: u64, hist: &mut Histogram<u64>, on_sender_thread: bool) {
+        let slot = (seq % self.remaining.len() as u64) as usize;
+        if self.remaining[slot].fetch_sub(1, Ordering::AcqRel) == 1 {
+            if self.measuring.load(Ordering::Relaxed) {
+                let now = self.start.elapsed().as_nanos() as u64;
+                let sent = self.sent_at[slot].load(Ordering::Relaxed);
+                let _ = hist.record(now.saturating_sub(sent));
+                self.measured_messages.fetch_add(1, Ordering::Relaxed);
+            }
+            self.completed.fetch_add(1, Ordering::AcqRel);
+            if !on_sender_thread {
+                let _ = self.sender_poller.notify();
+            }
+        }
+    }
+}
+
+struct Conn {
+    stream: Transport,
+    ws: wslens::Connection,
+    /// The next sequence number this receiver expects.
+    expect: u64,
+    want_write: bool,
+}
+
+fn payload_for(seq: u64, size: usize, out: &mut [u8]) {
+    out[..8].copy_from_slice(&seq.to_le_bytes());
+    for (i, b) in out[8..size].iter_mut().enumerate() {
+        *b = (i * 31 + 7) as u8;
+    }
+}
+
+fn connect(config: &BroadcastConfig) -> io::Result<(Transport, wslens::Connection)> {
+    let opts = ClientOptions {
+        tls: config.tls.clone(),
+        ..ClientOptions::default()
+    };
+    let (client, _) =
+        Client::connect(&config.url, &opts).map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(client.into_parts())
+}
+
+/// Runs the benchmark; `progress` is called about every 250 ms with (deliveries so far,
+/// elapsed).
+pub fn run(
+    config: BroadcastConfig,
+    progress: &(dyn Fn(u64, Duration) + Sync),
+) -> io::Result<BroadcastReport> {
+    if config.size < 8 {
+        return Err(io::Error::other(
+            "broadcast messages carry an 8-byte sequence number: --size must be at least 8",
+        ));
+    }
+    let stalled = config.stalled.min(config.fanout);
+    let reading = config.fanout - stalled;
+    if reading == 0 {
+        return Err(io::Error::other(
+            "every receiver is stalled: nothing to measure",
+        ));
+    }
+    let threads = config.threads.clamp(1, reading);
+    let in_flight = config.in_flight.max(1);
+    let pollers: Vec<Arc<Poller>> = (0..threads)
+        .map(|_| Poller::new().map(Arc::new))
+        .collect::<io::Result<_>>()?;
+    let shared = Arc::new(Shared {
+        start: Instant::now(),
+        sent_at: (0..in_flight).map(|_| AtomicU64::new(0)).collect(),
+        remaining: (0..in_flight).map(|_| AtomicU32::new(0)).collect(),
+        completed: AtomicU64::new(0),
+        measured_messages: AtomicU64::new(0),
+        deliveries: AtomicU64::new(0),
+        reads: AtomicU64::new(0),
+        measuring: AtomicBool::new(false),
+        stop: AtomicBool::new(false),
+        sender_poller: pollers[0].clone(),
+    });
+    // The stalled receivers: connected (so members of the room), never read.
+    let stalled_conns = (0..stalled)
+        .map(|_| connect(&config))
+        .collect::<io::Result<Vec<_>>>()?;
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let mut handles = Vec::new();
+    for (t, poller) in pollers.into_iter().enumerate() {
+        let n = reading / threads + usize::from(t < reading % threads);
+        let (config, shared, barrier) = (config.clone(), shared.clone(), barrier.clone());
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("wslens-bench-{t}"))
+                .spawn(move || {
+                    let conns = (0..n + usize::from(t == 0))
+                        .map(|_| connect(&config))
+                        .collect::<io::Result<Vec<_>>>();
+                    barrier.wait();
+                    let result = conns.and_then(|c| {
+                        drive(
+                            c,
+                            t == 0,
+                            reading as u32,
+                            in_flight,
+                            &poller,
+                            &config,
+                            &shared,
+                        )
+                    });
+                    if result.is_err() {
+                        shared.stop.store(true, Ordering::Release);
+                        let _ = shared.sender_poller.notify();
+                    }
+                    result
+                })?,
+        );
+    }
+    barrier.wait();
+    let start = Instant::now();
+    while start.elapsed() < config.warmup && !shared.stop.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let server_pid = config.server_pid.map(|p| p.to_string());
+    let server0 = server_pid.as_deref().and_then(cpu_of);
+    let cpu0 = cpu_of("self");
+    let t0 = Instant::now();
+    shared.measuring.store(true, Ordering::Release);
+    let mut last_report = Instant::now();
+    let (mut last_completed, mut last_progress) = (0, Instant::now());
+    let mut stuck = false;
+    loop {
+        std::thread::sleep(Duration::from_millis(5));
+        let completed = shared.completed.load(Ordering::Acquire);
+        if completed != last_completed {
+            (last_completed, last_progress) = (completed, Instant::now());
+        } else if last_progress.elapsed() >= STUCK {
+            stuck = true;
+            break;
+        }
+        if last_report.elapsed() >= Duration::from_millis(250) {
+            progress(shared.deliveries.load(Ordering::Acquire), t0.elapsed());
+            last_report = Instant::now();
+        }
+        let done = match config.messages {
+            Some(m) => shared.measured_messages.load(Ordering::Acquire) >= m,
+            None => t0.elapsed() >= config.duration,
+        };
+        if done || shared.stop.load(Ordering::Acquire) {
+            break;
+        }
+    }
+    shared.measuring.store(false, Ordering::Release);
+    let seconds = t0.elapsed().as_secs_f64();
+    let cpu1 = cpu_of("self");
+    let server1 = server_pid.as_deref().and_then(cpu_of);
+    shared.stop.store(true, Ordering::Release);
+    let _ = shared.sender_poller.notify();
+    let mut histogram = Histogram::<u64>::new(3).map_err(io::Error::other)?;
+    let (mut mismatches, mut lost, mut deliveries) = (0, 0, 0);
+    for h in handles {
+        let (hist, bad, gone, count) = h
+            .join()
+            .map_err(|_| io::Error::other("a generator thread panicked"))??;
+        histogram.add(hist).map_err(io::Error::other)?;
+        mismatches += bad;
+        lost += gone;
+        deliveries += count;
+    }
+    drop(stalled_conns);
+    if stuck {
+        return Err(io::Error::other(format!(
+            "no message reached every receiver for {} s: is {} a broadcast room?",
+            STUCK.as_secs(),
+            config.url
+        )));
+    }
+    let messages = shared.measured_messages.load(Ordering::Acquire);
+    let reads = shared.reads.load(Ordering::Acquire);
+    let generator_cpu = match (cpu0, cpu1) {
+        (Some(a), Some(b)) => Some((b - a).as_secs_f64() / (seconds * threads as f64)),
+        _ => None,
+    };
+    let server_cpu = match (server0, server1) {
+        (Some(a), Some(b)) => Some((b - a).as_secs_f64() / seconds),
+        _ => None,
+    };
+    let q = |p: f64| histogram.value_at_quantile(p) as f64 / 1000.0;
+    Ok(BroadcastReport {
+        messages,
+        deliveries,
+        seconds,
+        deliveries_per_s: deliveries as f64 / seconds,
+        msgs_per_s: messages as f64 / seconds,
+        mb_per_s: deliveries as f64 * config.size as f64 / seconds / 1e6,
+        latency_us: [
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            q(0.999),
+            histogram.max() as f64 / 1000.0,
+        ],
+        mismatches,
+        lost,
+        deliveries_per_read: deliveries as f64 / reads.max(1) as f64,
+        generator_cpu,
+        server_cpu,
+        config: BroadcastConfig {
+            threads,
+            stalled,
+            in_flight,
+            ..config
+        },
+    })
+}
+
+/// (latency histogram, mismatches, lost, measured deliveries)
+type ThreadResult = io::Result<(Histogram<u64>, u64, u64, u64)>;
+
+/// One generator thread: its receivers, and on thread 0 also the sender (the last connection).
+fn drive(
+    streams: Vec<(Transport, wslens::Connection)>,
+    is_sender_thread: bool,
+    reading: u32,
+    in_flight: usize,
+    poller: &Poller,
+    config: &BroadcastConfig,
+    shared: &Shared,
+) -> ThreadResult {
+    let mut conns = Vec::with_capacity(streams.len());
+    for (key, (mut stream, ws)) in streams.into_iter().enumerate() {
+        stream.set_nonblocking(true)?;
+        // SAFETY: every stream stays in `conns` until the end of this function and is deleted
+        // from the poller before `conns` is dropped.
+        unsafe { poller.add_with_mode(&stream, Event::readable(key), PollMode::Level)? };
+        conns.push(Conn {
+            stream,
+            ws,
+            expect: 0,
+            want_write: false,
+        });
+    }
+    let sender_key = is_sender_thread.then(|| conns.len() - 1);
+    let result = drive_loop(
+        &mut conns, sender_key, reading, in_flight, poller, config, shared,
+    );
+    for c in &mut conns {
+        let _ = poller.delete(&c.stream);
+        let _ = c.ws.close(wslens::CloseCode::NORMAL, "");
+        let _ = c.stream.set_nonblocking(false);
+        let _ = c.stream.set_write_timeout(Some(Duration::from_millis(200)));
+        let _ = c.stream.write_all(c.ws.pending_output());
+        let _ = c.stream.shutdown(std::net::Shutdown::Both);
+    }
+    result
+}
+
+fn drive_loop(
+    conns: &mut [Conn],
+    sender_key: Option<usize>,
+    reading: u32,
+    in_flight: usize,
+    poller: &Poller,
+    config: &BroadcastConfig,
+    shared: &Shared,
+) -> ThreadResult {
+    let size = config.size;
+    let on_sender_thread = sender_key.is_some();
+    let mut hist = Histogram::<u64>::new(3).map_err(io::Error::other)?;
+    let (mut mismatches, mut lost, mut counted, mut published) = (0u64, 0u64, 0u64, 0u64);
+    let mut reads = 0u64;
+    let mut expected = vec![0u8; size];
+    payload_for(0, size, &mut expected);
+    let mut message = expected.clone();
+    let mut next_seq = 0u64;
+    let mut events = Events::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    while !shared.stop.load(Ordering::Acquire) {
+        if let Some(key) = sender_key {
+            let sender = &mut conns[key];
+            // Refill the window once half of it has arrived everywhere: the messages leave in
+            // bursts, which the server can write to each receiver in one go.
+            let outstanding = next_seq - shared.completed.load(Ordering::Acquire);
+            let refill = if outstanding <= in_flight as u64 / 2 {
+                in_flight as u64 - outstanding
+            } else {
+                0
+            };
+            for _ in 0..refill {
+                let slot = (next_seq % in_flight as u64) as usize;
+                shared.sent_at[slot]
+                    .store(shared.start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                shared.remaining[slot].store(reading, Ordering::Release);
+                payload_for(next_seq, 8, &mut message);
+                sender
+                    .ws
+                    .send(OpCode::Binary, &message)
+                    .map_err(io::Error::other)?;
+                next_seq += 1;
+            }
+            flush(poller, key, sender)?;
+        }
+        events.clear();
+        poller.wait(&mut events, Some(Duration::from_millis(50)))?;
+        let measuring = shared.measuring.load(Ordering::Relaxed);
+        for ev in events.iter() {
+            let key = ev.key;
+            let is_sender = Some(key) == sender_key;
+            let c = &mut conns[key];
+            if ev.readable {
+                let n = match c.stream.read(&mut buf) {
+                    Ok(0) => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the server closed a reading connection",
+                        ))
+                    }
+                    Ok(n) => {
+                        if measuring && !is_sender {
+                            reads += 1;
+                        }
+                        n
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                    Err(e) => return Err(e),
+                };
+                let mut pos = 0;
+                while pos < n {
+                    let (used, got) =
+                        c.ws.read_with(&mut buf[pos..n], |event, _| match event {
+                            WsEvent::Binary(b) => {
+                                let seq = (b.len() == size).then(|| {
+                                    u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]))
+                                });
+                                Some(seq.filter(|_| b[8..] == expected[8..]))
+                            }
+                            _ => None,
+                        })
+                        .map_err(io::Error::other)?;
+                    pos += used;
+                    let Some(got) = got else { break };
+                    let Some(checked) = got else { continue };
+                    if is_sender {
+                        // The sender's own copy: checked, not counted.
+                        if checked.is_none() {
+                            mismatches += 1;
+                        }
+                        continue;
+                    }
+                    match checked {
+                        Some(seq) if seq >= c.expect => {
+                            for skipped in c.expect..seq {
+                                lost += 1;
+                                shared.arrived(skipped, &mut hist, on_sender_thread);
+                            }
+                            c.expect = seq + 1;
+                            shared.arrived(seq, &mut hist, on_sender_thread);
+                            if measuring {
+                                counted += 1;
+                            }
+                        }
+                        _ => mismatches += 1,
+                    }
+                }
+                if c.ws.state() == wslens::State::Closed {
+                    return Err(io::Error::other("the server closed a reading connection"));
+                }
+            }
+            flush(poller, key, c)?;
+        }
+        shared
+            .deliveries
+            .fetch_add(counted - published, Ordering::AcqRel);
+        published = counted;
+    }
+    shared.reads.fetch_add(reads, Ordering::AcqRel);
+    Ok((hist, mismatches, lost, counted))
+}
+
+fn flush(poller: &Poller, key: usize, c: &mut Conn) -> io::Result<()> {
+    while c.ws.has_output() {
+        match c.stream.write(c.ws.pending_output()) {
+            Ok(n) => c.ws.consume_output(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    // TLS records still waiting for the socket.
+    c.stream.write_pending()?;
+    let want = c.ws.has_output() || c.stream.wants_write();
+    if want != c.want_write {
+        c.want_write = want;
+        poller.modify_with_mode(&c.stream, Event::new(key, true, want), PollMode::Level)?;
+    }
+    Ok(())
+}

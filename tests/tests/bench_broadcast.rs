@@ -1,0 +1,68 @@
+//! `wslens bench --fanout`: the broadcast benchmark against the real server's `/broadcast`
+//! room: every delivery checked, counts consistent, stalled receivers tolerated, and a route
+//! that is not a room is reported instead of hanging.
+
+use std::process::{Command, Output};
+use wslens_e2e::{binary, Server};
+
+fn bench(args: &[&str]) -> Output {
+    Command::new(binary())
+        .arg("bench")
+        .args(args)
+        .output()
+        .expect("run wslens bench")
+}
+
+/// A number field of the one-line JSON report.
+fn field(json: &str, name: &str) -> f64 {
+    let at = json
+        .find(&format!("\"{name}\":"))
+        .unwrap_or_else(|| panic!("{name} in {json}"))
+        + name.len()
+        + 3;
+    json[at..]
+        .split([',', '}'])
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} is not a number in {json}"))
+}
+
+#[test]
+fn broadcast_bench_counts_every_delivery_with_stalled_receivers() {
+    let server = Server::start(&["--threads", "2", "--ping-interval", "0"]);
+    let url = format!("ws://127.0.0.1:{}/broadcast", server.port);
+    let pid = server.pid().to_string();
+    #[rustfmt::skip]
+    let out = bench(&[
+        &url, "--fanout", "20", "--stalled", "2", "--in-flight", "4", "--size", "100",
+        "--messages", "500", "--warmup", "0", "--threads", "2", "--server-pid", &pid, "--json",
+    ]);
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{json}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (messages, deliveries) = (field(&json, "messages"), field(&json, "deliveries"));
+    assert!(messages >= 500.0, "{json}");
+    assert_eq!(field(&json, "mismatches"), 0.0, "{json}");
+    assert_eq!(field(&json, "lost"), 0.0, "{json}");
+    // 18 reading receivers get each message; at the edges of the measured period up to
+    // `in_flight` messages can be partly delivered.
+    assert!(
+        (deliveries - messages * 18.0).abs() <= 18.0 * 4.0,
+        "{deliveries} deliveries for {messages} messages: {json}"
+    );
+    assert!(field(&json, "p50") > 0.0 && field(&json, "deliveries_per_s") > 0.0);
+    assert!(field(&json, "server_cpu") >= 0.0, "{json}");
+}
+
+#[test]
+fn broadcast_bench_against_a_route_that_is_not_a_room_fails_with_a_reason() {
+    let server = Server::start(&["--threads", "1"]);
+    let url = format!("ws://127.0.0.1:{}/echo", server.port);
+    let out = bench(&[&url, "--fanout", "3", "--messages", "10", "--warmup", "0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no message reached every receiver"), "{err}");
+}
