@@ -395,30 +395,49 @@ fn drive(
         published = counted;
     }
     for c in &mut conns {
-        let _ = poller.delete(&c.stream);
-        let _ = c.ws.close(wslens::CloseCode::NORMAL, "");
-        let _ = c.stream.set_nonblocking(false);
-        let _ = c.stream.set_write_timeout(Some(Duration::from_millis(200)));
-        let _ = c.stream.write_all(c.ws.pending_output());
-        let _ = c.stream.shutdown(std::net::Shutdown::Both);
+        close_link(&poller, &mut c.stream, &mut c.ws);
     }
     Ok((hist, mismatches, counted))
 }
 
 fn flush(poller: &Poller, key: usize, c: &mut BenchConn) -> io::Result<()> {
-    while c.ws.has_output() {
-        match c.stream.write(c.ws.pending_output()) {
-            Ok(n) => c.ws.consume_output(n),
+    flush_link(poller, key, &mut c.stream, &mut c.ws, &mut c.want_write)
+}
+
+/// Writes what the protocol has to send (and TLS records waiting for the socket) without
+/// blocking, and keeps the poller's write interest (`want_write`) in step with what is left.
+/// Shared by the echo and broadcast generators.
+pub(crate) fn flush_link(
+    poller: &Poller,
+    key: usize,
+    stream: &mut Transport,
+    ws: &mut wslens::Connection,
+    want_write: &mut bool,
+) -> io::Result<()> {
+    while ws.has_output() {
+        match stream.write(ws.pending_output()) {
+            Ok(n) => ws.consume_output(n),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) => return Err(e),
         }
     }
     // TLS records still waiting for the socket.
-    c.stream.write_pending()?;
-    let want = c.ws.has_output() || c.stream.wants_write();
-    if want != c.want_write {
-        c.want_write = want;
-        poller.modify_with_mode(&c.stream, Event::new(key, true, want), PollMode::Level)?;
+    stream.write_pending()?;
+    let want = ws.has_output() || stream.wants_write();
+    if want != *want_write {
+        *want_write = want;
+        poller.modify_with_mode(&*stream, Event::new(key, true, want), PollMode::Level)?;
     }
     Ok(())
+}
+
+/// Ends a generator connection at the end of a run: off the poller, a 1000 close written
+/// with a short blocking timeout, then shutdown. Errors are ignored: the run is over.
+pub(crate) fn close_link(poller: &Poller, stream: &mut Transport, ws: &mut wslens::Connection) {
+    let _ = poller.delete(&*stream);
+    let _ = ws.close(wslens::CloseCode::NORMAL, "");
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+    let _ = stream.write_all(ws.pending_output());
+    let _ = stream.shutdown(std::net::Shutdown::Both);
 }

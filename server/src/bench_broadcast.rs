@@ -18,7 +18,7 @@ use crate::client::{Client, ClientOptions};
 use crate::transport::Transport;
 use hdrhistogram::Histogram;
 use polling::{Event, Events, PollMode, Poller};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -464,12 +464,7 @@ fn drive(
         &mut conns, sender_key, reading, in_flight, poller, config, shared,
     );
     for c in &mut conns {
-        let _ = poller.delete(&c.stream);
-        let _ = c.ws.close(wslens::CloseCode::NORMAL, "");
-        let _ = c.stream.set_nonblocking(false);
-        let _ = c.stream.set_write_timeout(Some(Duration::from_millis(200)));
-        let _ = c.stream.write_all(c.ws.pending_output());
-        let _ = c.stream.shutdown(std::net::Shutdown::Both);
+        crate::bench::close_link(poller, &mut c.stream, &mut c.ws);
     }
     result
 }
@@ -597,19 +592,5 @@ fn drive_loop(
 }
 
 fn flush(poller: &Poller, key: usize, c: &mut Conn) -> io::Result<()> {
-    while c.ws.has_output() {
-        match c.stream.write(c.ws.pending_output()) {
-            Ok(n) => c.ws.consume_output(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) => return Err(e),
-        }
-    }
-    // TLS records still waiting for the socket.
-    c.stream.write_pending()?;
-    let want = c.ws.has_output() || c.stream.wants_write();
-    if want != c.want_write {
-        c.want_write = want;
-        poller.modify_with_mode(&c.stream, Event::new(key, true, want), PollMode::Level)?;
-    }
-    Ok(())
+    crate::bench::flush_link(poller, key, &mut c.stream, &mut c.ws, &mut c.want_write)
 }
