@@ -157,13 +157,11 @@ impl Spares {
 
     fn return_queue(&mut self, mut queue: Box<OutQueue>) {
         if self.queues.len() < SPARE_QUEUES {
+            // Only drained queues come back: nothing to reset but a burst's capacity.
+            debug_assert!(queue.items.is_empty() && queue.queued == 0 && queue.front_written == 0);
             if queue.items.capacity() > 64 {
                 queue.items = VecDeque::new();
             }
-            *queue = OutQueue {
-                items: std::mem::take(&mut queue.items),
-                ..OutQueue::default()
-            };
             self.queues.push(queue);
         }
     }
