@@ -5,7 +5,16 @@
 # alike; each sample follows a warm-up that is discarded; the table reports medians, min-max
 # and each peer's ratio to wslens from this run.
 #
+# Two passes over the same cases:
+#   - closed loop: every echo sends the next message; the rate is what the slower of server
+#     and generator allows (on this 2-core machine the generator saturates first on every
+#     efficient server, so watch the generator CPU column);
+#   - fixed load (`wslens bench --rate`): the same offered rate for every server, below what
+#     any of the fast ones can take; the server's CPU time (`--server-pid`, from /proc) then
+#     says what the load costs it, kernel included: messages per server CPU-second.
+#
 #   bash bench/run.sh [SAMPLES] [SECONDS]      # defaults: 3 samples of 5 s per server and case
+#   PASSES="closed" bash bench/run.sh          # only one pass ("closed", "fixed" or both)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -28,14 +37,15 @@ servers=(
   "fastwebsockets|$peers/echo_fastwebsockets"
   "tokio-websockets|$peers/echo_tokio_websockets"
 )
-# label|bench arguments
+passes="${PASSES:-closed fixed}"
+# label|bench arguments|fixed offered load (msg/s) for the second pass
 cases=(
-  "100 x 20 B|--connections 100 --size 20 --binary"
-  "10 x 1 KiB|--connections 10 --size 1024 --binary"
-  "200 x 16 KiB|--connections 200 --size 16384 --binary"
-  "500 x 16 KiB|--connections 500 --size 16384 --binary"
-  "1000 x 20 B|--connections 1000 --size 20 --binary"
-  "100 x 1 KiB text|--connections 100 --size 1024 --text"
+  "100 x 20 B|--connections 100 --size 20 --binary|60000"
+  "10 x 1 KiB|--connections 10 --size 1024 --binary|50000"
+  "200 x 16 KiB|--connections 200 --size 16384 --binary|40000"
+  "500 x 16 KiB|--connections 500 --size 16384 --binary|30000"
+  "1000 x 20 B|--connections 1000 --size 20 --binary|50000"
+  "100 x 1 KiB text|--connections 100 --size 1024 --text|50000"
 )
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -46,53 +56,74 @@ wait_port() {
 
 results="$out/results.tsv"
 : >"$results"
+for pass in $passes; do
 for c in "${cases[@]}"; do
-  label="${c%%|*}"
-  args="${c#*|}"
+  IFS='|' read -r label args rate <<<"$c"
+  [ "$pass" = fixed ] && args="$args --rate $rate"
   for ((s = 1; s <= samples; s++)); do
     for srv in "${servers[@]}"; do
       name="${srv%%|*}"
       cmd="${srv#*|}"
       port="$(free_port)"
       # shellcheck disable=SC2086
-      taskset -c "$server_core" $cmd "$port" >/dev/null 2>&1 &
-      pid=$!
-      wait_port "$port" || { echo "$name did not start"; kill "$pid"; exit 1; }
+      # `exec` so that the pid is the server's own (its CPU time is read from /proc).
+      # shellcheck disable=SC2016,SC2086
+      sh -c 'echo $$ >"$0"; core=$1; shift; exec taskset -c "$core" "$@"' \
+        "$out/server.pid" "$server_core" $cmd "$port" >/dev/null 2>&1 &
+      wait_port "$port" || { echo "$name did not start"; kill "$!"; exit 1; }
+      pid="$(cat "$out/server.pid")"
       path=/echo
       [ "$name" = wslens ] || path=/
       # shellcheck disable=SC2086
       json="$(taskset -c "$client_core" "$wslens" bench "ws://127.0.0.1:$port$path" $args \
-        --threads 1 --warmup 1s --duration "${seconds}s" --json || echo '{}')"
+        --threads 1 --warmup 1s --duration "${seconds}s" --server-pid "$pid" --json || echo '{}')"
       kill "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
-      rate="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("msgs_per_s", 0))' "$json")"
-      cpu="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("generator_cpu") or 0)' "$json")"
-      printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$name" "$s" "$rate" "$cpu" | tee -a "$results"
+      row="$(python3 -c 'import json,sys; j = json.loads(sys.argv[1]); print("\t".join(str(j.get(k) or 0) for k in ("msgs_per_s", "generator_cpu", "server_cpu", "late")))' "$json")"
+      printf '%s\t%s\t%s\t%s\t%s\n' "$pass" "$label" "$name" "$s" "$row" | tee -a "$results"
     done
   done
+done
 done
 
 python3 - "$results" <<'PY'
 import statistics, sys
 from collections import defaultdict
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-data = defaultdict(list)
-cpu = defaultdict(list)
-cases, names = [], []
-for case, name, _, rate, gcpu in rows:
-    data[(case, name)].append(float(rate))
-    cpu[case].append(float(gcpu))
-    if case not in cases: cases.append(case)
-    if name not in names: names.append(name)
-print("\n| case | " + " | ".join(names) + " | best peer ÷ wslens | generator CPU |")
-print("|---|" + "---|" * (len(names) + 2))
-for case in cases:
-    med = {n: statistics.median(data[(case, n)]) for n in names}
-    cells = []
-    for n in names:
-        v = data[(case, n)]
-        cells.append("%.0f (%.0f-%.0f)%s" % (med[n], min(v), max(v), "" if n == "wslens" else " %.2f×" % (med[n] / med["wslens"] if med["wslens"] else 0)))
-    best = max(med[n] for n in names if n != "wslens")
-    print("| %s | %s | %.2f | %.0f%% |" % (case, " | ".join(cells), best / med["wslens"] if med["wslens"] else 0, 100 * max(cpu[case])))
-print("\nmsg/s, median (min-max) of the samples; ratios are peer ÷ wslens from this run.")
+rate, gen, srv, late = (defaultdict(list) for _ in range(4))
+passes, cases, names = [], [], []
+for p, case, name, _, r, g, s, lt in rows:
+    k = (p, case, name)
+    rate[k].append(float(r)); gen[k].append(float(g)); srv[k].append(float(s)); late[k].append(float(lt))
+    for lst, v in ((passes, p), (cases, case), (names, name)):
+        if v not in lst: lst.append(v)
+med = statistics.median
+def cell(vals, ref):
+    s = "%.0f (%.0f-%.0f)" % (med(vals), min(vals), max(vals))
+    return s if ref is None else s + " %.2f×" % (med(vals) / ref if ref else 0)
+peers = [n for n in names if n != "wslens"]
+if "closed" in passes:
+    print("\n**Closed loop**: msg/s, median (min-max); peer ÷ wslens; generator and server CPU (medians, % of a core)\n")
+    print("| case | " + " | ".join(names) + " | wslens ÷ best peer | generator CPU | server CPU |")
+    print("|---|" + "---:|" * (len(names) + 3))
+    for case in cases:
+        m = {n: med(rate[("closed", case, n)]) for n in names}
+        cells = [cell(rate[("closed", case, n)], None if n == "wslens" else m["wslens"]) for n in names]
+        best = max(m[n] for n in peers)
+        gcpu = "/".join("%.0f" % (100 * med(gen[("closed", case, n)])) for n in names)
+        scpu = "/".join("%.0f" % (100 * med(srv[("closed", case, n)])) for n in names)
+        print("| %s | %s | %.2f | %s | %s |" % (case, " | ".join(cells), m["wslens"] / best if best else 0, gcpu, scpu))
+if "fixed" in passes:
+    print("\n**Fixed load**: messages per server CPU-second (achieved msg/s ÷ server CPU), median (min-max); peer ÷ wslens; achieved msg/s and late sends (medians)\n")
+    print("| case (offered) | " + " | ".join(names) + " | wslens ÷ best peer | achieved msg/s | late sends |")
+    print("|---|" + "---:|" * (len(names) + 3))
+    for case in cases:
+        eff = {n: [r / s if s else 0 for r, s in zip(rate[("fixed", case, n)], srv[("fixed", case, n)])] for n in names}
+        m = {n: med(eff[n]) for n in names}
+        cells = [cell(eff[n], None if n == "wslens" else m["wslens"]) for n in names]
+        best = max(m[n] for n in peers)
+        ach = "/".join("%.0f" % med(rate[("fixed", case, n)]) for n in names)
+        lt = "/".join("%.0f" % med(late[("fixed", case, n)]) for n in names)
+        print("| %s | %s | %.2f | %s | %s |" % (case, " | ".join(cells), m["wslens"] / best if best else 0, ach, lt))
+print("\nCPU columns and the last two list the servers in the table's order: " + ", ".join(names) + ".")
 PY

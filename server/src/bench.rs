@@ -3,6 +3,15 @@
 //! checks each echo byte for byte. Reports messages/s, MB/s, round-trip latency percentiles
 //! (`hdrhistogram`) and the generator's own CPU use, so a saturated generator is not mistaken
 //! for a slow server.
+//!
+//! Two ways to load the server:
+//! - **closed loop** (the default): each echo sends the next message at once, so the rate is
+//!   whatever the slower of server and generator allows;
+//! - **fixed rate** (`rate`): messages leave on a schedule (open loop, paced across the
+//!   connections with a free slot), so a server below its capacity shows what the load costs
+//!   it. With `server_pid` the report gives the server's CPU use and messages per server
+//!   CPU-second: on a machine where the generator saturates first, that is the figure that
+//!   tells servers apart.
 
 use crate::client::{Client, ClientOptions};
 use crate::transport::Transport;
@@ -40,6 +49,12 @@ pub struct BenchConfig {
     pub threads: usize,
     /// Offer permessage-deflate (RFC 7692) on every connection.
     pub deflate: Option<wslens::deflate::DeflateConfig>,
+    /// Fixed offered load in messages per second over all connections (open loop), instead
+    /// of sending the next message as soon as an echo arrives.
+    pub rate: Option<f64>,
+    /// The server's process id, when it runs on this machine: its CPU time is then measured
+    /// over the same period (Linux `/proc`).
+    pub server_pid: Option<u32>,
 }
 
 /// The outcome.
@@ -59,6 +74,11 @@ pub struct BenchReport {
     pub mismatches: u64,
     /// The generator's CPU time / (wall time × threads), if the OS tells.
     pub generator_cpu: Option<f64>,
+    /// With `server_pid`: the server's CPU time / wall time (1.0 = one core busy).
+    pub server_cpu: Option<f64>,
+    /// With `rate`: scheduled sends that found every connection's slots still busy (the
+    /// server, or the generator, fell behind the offered load).
+    pub late: u64,
     /// Settings, echoed in the JSON.
     pub config: BenchConfig,
 }
@@ -69,6 +89,14 @@ impl BenchReport {
         self.generator_cpu.is_some_and(|c| c > 0.9)
     }
 
+    /// Echoes per second of server CPU time: what one fully busy server core would do at
+    /// this per-message cost (the server's own syscalls and user time, kernel included).
+    pub fn msgs_per_server_cpu_s(&self) -> Option<f64> {
+        self.server_cpu
+            .filter(|&c| c > 0.0)
+            .map(|c| self.msgs_per_s / c)
+    }
+
     /// One JSON object.
     pub fn to_json(&self) -> String {
         let c = &self.config;
@@ -77,7 +105,8 @@ impl BenchReport {
                 r#"{{"url":{},"connections":{},"in_flight":{},"size":{},"text":{},"threads":{},"#,
                 r#""messages":{},"seconds":{:.3},"msgs_per_s":{:.1},"mb_per_s":{:.3},"#,
                 r#""latency_us":{{"p50":{:.1},"p90":{:.1},"p99":{:.1},"p999":{:.1},"max":{:.1}}},"#,
-                r#""mismatches":{},"generator_cpu":{},"generator_saturated":{}}}"#
+                r#""mismatches":{},"generator_cpu":{},"generator_saturated":{},"rate":{},"late":{},"#,
+                r#""server_cpu":{},"msgs_per_server_cpu_s":{}}}"#
             ),
             crate::apps::json_string(&c.url),
             c.connections,
@@ -98,6 +127,11 @@ impl BenchReport {
             self.generator_cpu
                 .map_or("null".into(), |v| format!("{v:.3}")),
             self.generator_saturated(),
+            c.rate.map_or("null".into(), |r| format!("{r:.1}")),
+            self.late,
+            self.server_cpu.map_or("null".into(), |v| format!("{v:.3}")),
+            self.msgs_per_server_cpu_s()
+                .map_or("null".into(), |v| format!("{v:.1}")),
         )
     }
 
@@ -132,6 +166,18 @@ impl BenchReport {
                 s.push_str("warning: the generator itself is saturated: these numbers measure it, not the server\n");
             }
         }
+        if let Some(rate) = c.rate {
+            s.push_str(&format!(
+                "offered {rate:.0} msg/s; {} scheduled sends found no free connection\n",
+                self.late
+            ));
+        }
+        if let (Some(cpu), Some(per)) = (self.server_cpu, self.msgs_per_server_cpu_s()) {
+            s.push_str(&format!(
+                "server CPU: {:.0}% of a core, {per:.0} msg per server CPU-second\n",
+                cpu * 100.0
+            ));
+        }
         if self.mismatches > 0 {
             s.push_str(&format!(
                 "ERROR: {} echoes did not match what was sent\n",
@@ -145,6 +191,7 @@ impl BenchReport {
 /// Shared among generator threads.
 struct Shared {
     echoed: AtomicU64,
+    late: AtomicU64,
     measuring: AtomicBool,
     stop: AtomicBool,
 }
@@ -186,6 +233,7 @@ pub fn run(
     };
     let shared = Arc::new(Shared {
         echoed: AtomicU64::new(0),
+        late: AtomicU64::new(0),
         measuring: AtomicBool::new(false),
         stop: AtomicBool::new(false),
     });
@@ -193,6 +241,10 @@ pub fn run(
     let mut handles = Vec::new();
     for t in 0..threads {
         let n = config.connections / threads + usize::from(t < config.connections % threads);
+        // Each thread offers its connections' share of a fixed rate.
+        let rate = config
+            .rate
+            .map(|r| r * n as f64 / config.connections.max(1) as f64);
         let (config, payload, shared, barrier) = (
             config.clone(),
             payload.clone(),
@@ -205,7 +257,7 @@ pub fn run(
                 .spawn(move || {
                     let conns = connect_all(&config, n);
                     barrier.wait();
-                    let result = conns.and_then(|c| drive(c, &config, &payload, &shared));
+                    let result = conns.and_then(|c| drive(c, &config, rate, &payload, &shared));
                     if result.is_err() {
                         shared.stop.store(true, Ordering::Release);
                     }
@@ -219,9 +271,12 @@ pub fn run(
     while start.elapsed() < config.warmup && !shared.stop.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(10));
     }
+    let server_pid = config.server_pid.map(|p| p.to_string());
+    let server0 = server_pid.as_deref().and_then(cpu_of);
     let cpu0 = process_cpu();
     let t0 = Instant::now();
     shared.echoed.store(0, Ordering::Release);
+    shared.late.store(0, Ordering::Release);
     shared.measuring.store(true, Ordering::Release);
     let mut last_report = Instant::now();
     loop {
@@ -242,6 +297,8 @@ pub fn run(
     shared.measuring.store(false, Ordering::Release);
     let seconds = t0.elapsed().as_secs_f64();
     let cpu1 = process_cpu();
+    let server1 = server_pid.as_deref().and_then(cpu_of);
+    let late = shared.late.load(Ordering::Acquire);
     shared.stop.store(true, Ordering::Release);
     let mut histogram = Histogram::<u64>::new(3).map_err(io::Error::other)?;
     let mut mismatches = 0;
@@ -256,6 +313,10 @@ pub fn run(
     }
     let generator_cpu = match (cpu0, cpu1) {
         (Some(a), Some(b)) => Some((b - a).as_secs_f64() / (seconds * threads as f64)),
+        _ => None,
+    };
+    let server_cpu = match (server0, server1) {
+        (Some(a), Some(b)) => Some((b - a).as_secs_f64() / seconds),
         _ => None,
     };
     let q = |p: f64| histogram.value_at_quantile(p) as f64 / 1000.0;
@@ -273,6 +334,8 @@ pub fn run(
         ],
         mismatches,
         generator_cpu,
+        server_cpu,
+        late,
         config: BenchConfig { threads, ..config },
     })
 }
@@ -301,9 +364,40 @@ fn connect_all(config: &BenchConfig, n: usize) -> io::Result<Vec<BenchConn>> {
 
 type ThreadResult = io::Result<(Histogram<u64>, u64, u64)>;
 
+/// Paces sends at a fixed rate (open loop): a send is due every `1 / rate` seconds and goes
+/// out on the first connection with a free slot; when none has one, the send is late.
+struct Pacer {
+    rate: f64,
+    start: Instant,
+    /// Sends made (or given up as late) so far.
+    sent: u64,
+    /// Connections with a free slot, once per free slot.
+    free: VecDeque<usize>,
+}
+
+impl Pacer {
+    /// Sends due by now that have not gone out.
+    fn due(&self, now: Instant) -> u64 {
+        let due = (now.duration_since(self.start).as_secs_f64() * self.rate) as u64;
+        due.saturating_sub(self.sent)
+    }
+
+    /// How long to wait for the next due send (at least 100 µs, so a fast rate is served in
+    /// small batches rather than one wake-up per message).
+    fn wait(&self, now: Instant) -> Duration {
+        if self.free.is_empty() {
+            return Duration::from_millis(50);
+        }
+        let next = self.start + Duration::from_secs_f64((self.sent + 1) as f64 / self.rate);
+        next.saturating_duration_since(now)
+            .clamp(Duration::from_micros(100), Duration::from_millis(50))
+    }
+}
+
 fn drive(
     mut conns: Vec<BenchConn>,
     config: &BenchConfig,
+    rate: Option<f64>,
     payload: &[u8],
     shared: &Shared,
 ) -> ThreadResult {
@@ -321,18 +415,50 @@ fn drive(
     let mut hist = Histogram::<u64>::new(3).map_err(io::Error::other)?;
     let (mut mismatches, mut counted, mut published) = (0u64, 0u64, 0u64);
     let now = Instant::now();
-    for (key, c) in conns.iter_mut().enumerate() {
-        for _ in 0..config.in_flight {
-            c.ws.send(opcode, payload).map_err(io::Error::other)?;
-            c.sent_at.push_back(now);
+    let mut pacer = rate.filter(|&r| r > 0.0).map(|rate| Pacer {
+        rate,
+        start: now,
+        sent: 0,
+        free: (0..config.in_flight).flat_map(|_| 0..conns.len()).collect(),
+    });
+    if pacer.is_none() {
+        for (key, c) in conns.iter_mut().enumerate() {
+            for _ in 0..config.in_flight {
+                c.ws.send(opcode, payload).map_err(io::Error::other)?;
+                c.sent_at.push_back(now);
+            }
+            flush(&poller, key, c)?;
         }
-        flush(&poller, key, c)?;
     }
     let mut events = Events::new();
     let mut buf = vec![0u8; 256 * 1024];
     while !shared.stop.load(Ordering::Acquire) {
+        if let Some(p) = &mut pacer {
+            let now = Instant::now();
+            let mut due = p.due(now);
+            while due > 0 {
+                let Some(key) = p.free.pop_front() else {
+                    // Every slot is busy: these sends are late. Give them up rather than
+                    // bursting later, and count them.
+                    if shared.measuring.load(Ordering::Relaxed) {
+                        shared.late.fetch_add(due, Ordering::Relaxed);
+                    }
+                    p.sent += due;
+                    break;
+                };
+                let c = &mut conns[key];
+                c.ws.send(opcode, payload).map_err(io::Error::other)?;
+                c.sent_at.push_back(now);
+                flush(&poller, key, c)?;
+                p.sent += 1;
+                due -= 1;
+            }
+        }
+        let timeout = pacer
+            .as_ref()
+            .map_or(Duration::from_millis(50), |p| p.wait(Instant::now()));
         events.clear();
-        poller.wait(&mut events, Some(Duration::from_millis(50)))?;
+        poller.wait(&mut events, Some(timeout))?;
         for ev in events.iter() {
             let key = ev.key;
             let c = &mut conns[key];
@@ -352,6 +478,7 @@ fn drive(
                 let measuring = shared.measuring.load(Ordering::Relaxed);
                 while pos < n {
                     let BenchConn { ws, sent_at, .. } = c;
+                    let closed_loop = pacer.is_none();
                     let (used, got) = ws
                         .read_with(&mut buf[pos..n], |event, sender| {
                             let data = match event {
@@ -360,8 +487,10 @@ fn drive(
                                 _ => return None,
                             };
                             let ok = data == payload;
-                            // Keep the connection busy: one message out for each echo in.
-                            let _ = sender.send(opcode, payload, None);
+                            // Closed loop: one message out for each echo in.
+                            if closed_loop {
+                                let _ = sender.send(opcode, payload, None);
+                            }
                             Some(ok)
                         })
                         .map_err(io::Error::other)?;
@@ -376,7 +505,11 @@ fn drive(
                                     let _ = hist.record(t.duration_since(sent).as_nanos() as u64);
                                 }
                             }
-                            sent_at.push_back(t);
+                            match &mut pacer {
+                                None => sent_at.push_back(t),
+                                // The slot is free for the next scheduled send.
+                                Some(p) => p.free.push_back(key),
+                            }
                             if measuring {
                                 counted += 1;
                                 if !ok {
@@ -440,4 +573,55 @@ pub(crate) fn close_link(poller: &Poller, stream: &mut Transport, ws: &mut wslen
     let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
     let _ = stream.write_all(ws.pending_output());
     let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pacer(rate: f64, free: usize) -> Pacer {
+        Pacer {
+            rate,
+            start: Instant::now(),
+            sent: 0,
+            free: (0..free).collect(),
+        }
+    }
+
+    #[test]
+    fn pacer_makes_due_what_the_rate_allows_by_now() {
+        let mut p = pacer(1000.0, 4);
+        assert_eq!(p.due(p.start), 0);
+        assert_eq!(p.due(p.start + Duration::from_millis(10)), 10);
+        p.sent = 7;
+        assert_eq!(p.due(p.start + Duration::from_millis(10)), 3);
+        p.sent = 12;
+        assert_eq!(
+            p.due(p.start + Duration::from_millis(10)),
+            0,
+            "never negative"
+        );
+    }
+
+    #[test]
+    fn pacer_waits_for_the_next_send_but_batches_fast_rates() {
+        let mut p = pacer(1000.0, 1);
+        p.sent = 10;
+        // The 11th send is due 11 ms after the start.
+        assert_eq!(
+            p.wait(p.start + Duration::from_millis(5)),
+            Duration::from_millis(6)
+        );
+        // Overdue: no shorter than 100 µs.
+        assert_eq!(
+            p.wait(p.start + Duration::from_millis(20)),
+            Duration::from_micros(100)
+        );
+        // Nothing free to send on: wait for echoes.
+        p.free.clear();
+        assert_eq!(p.wait(p.start), Duration::from_millis(50));
+        // A slow rate: no longer than 50 ms per wait.
+        let p = pacer(1.0, 1);
+        assert_eq!(p.wait(p.start), Duration::from_millis(50));
+    }
 }

@@ -108,10 +108,14 @@ struct BenchArgs {
     /// Broadcast mode: of the receivers, this many connect but never read.
     #[arg(long, default_value_t = 0, requires = "fanout")]
     stalled: usize,
-    /// Broadcast mode: the server's process id (same machine), to report its CPU use and
-    /// deliveries per server CPU-second.
-    #[arg(long, requires = "fanout")]
+    /// The server's process id (same machine), to report its CPU use and messages (or, with
+    /// --fanout, deliveries) per server CPU-second.
+    #[arg(long)]
     server_pid: Option<u32>,
+    /// Fixed offered load: send this many messages per second in total (open loop, paced
+    /// over the connections with a free slot) instead of one per echo received.
+    #[arg(long, value_parser = positive_rate, conflicts_with = "fanout")]
+    rate: Option<f64>,
 }
 
 #[derive(clap::Args)]
@@ -208,6 +212,14 @@ fn duration(s: &str) -> Result<Duration, String> {
         }
     }
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 30s, 500ms, 2m, 1.5)"))
+}
+
+/// A message rate: a positive, finite number of messages per second.
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err("a positive number of messages per second (e.g. 50000)".into()),
+    }
 }
 
 #[derive(clap::Args)]
@@ -639,6 +651,8 @@ fn bench(args: BenchArgs) -> Result<(), String> {
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         deflate: args.deflate.then(wslens::deflate::DeflateConfig::default),
+        rate: args.rate,
+        server_pid: args.server_pid,
     };
     let bar = spinner();
     let progress = |echoed: u64, elapsed: Duration| {

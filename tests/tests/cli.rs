@@ -293,6 +293,59 @@ fn bench_checks_every_echo_and_reports_json() {
         assert!(field("msgs_per_s") > 0.0 && field("p50") > 0.0, "{json}");
         assert!(json.contains(&format!("\"text\":{}", kind == "--text")));
     }
+    // A fixed offered load: paced, never above the rate (plus one scheduling step), with
+    // the server's CPU measured when its pid is given.
+    let pid = server.pid().to_string();
+    let out = run(
+        &[
+            "bench",
+            &url,
+            "--connections",
+            "10",
+            "--size",
+            "64",
+            "--rate",
+            "400",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0",
+            "--threads",
+            "1",
+            "--server-pid",
+            &pid,
+            "--json",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json = text(&out.stdout);
+    let field = |name: &str| -> f64 {
+        let at = json.find(&format!("\"{name}\":")).unwrap() + name.len() + 3;
+        json[at..]
+            .split([',', '}'])
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(field("rate"), 400.0, "{json}");
+    assert!(field("messages") > 0.0, "{json}");
+    assert!(
+        field("messages") <= 400.0 * field("seconds") + 1.0,
+        "{json}"
+    );
+    assert_eq!(field("mismatches"), 0.0, "{json}");
+    assert!(field("server_cpu") >= 0.0, "{json}");
+    for bad in ["--rate=0", "--rate=-5", "--rate=fast"] {
+        let out = run(&["bench", &url, bad], None);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(
+            text(&out.stderr).contains("messages per second"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
     // A server that is not there: a one-line reason and exit 1.
     let out = run(
         &[
