@@ -41,7 +41,7 @@ passes="${PASSES:-closed fixed}"
 # label|bench arguments|fixed offered load (msg/s) for the second pass
 cases=(
   "100 x 20 B|--connections 100 --size 20 --binary|60000"
-  "10 x 1 KiB|--connections 10 --size 1024 --binary|50000"
+  "10 x 1 KiB|--connections 10 --size 1024 --binary|30000"
   "200 x 16 KiB|--connections 200 --size 16384 --binary|40000"
   "500 x 16 KiB|--connections 500 --size 16384 --binary|30000"
   "1000 x 20 B|--connections 1000 --size 20 --binary|50000"
@@ -79,7 +79,7 @@ for c in "${cases[@]}"; do
         --threads 1 --warmup 1s --duration "${seconds}s" --server-pid "$pid" --json || echo '{}')"
       kill "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
-      row="$(python3 -c 'import json,sys; j = json.loads(sys.argv[1]); print("\t".join(str(j.get(k) or 0) for k in ("msgs_per_s", "generator_cpu", "server_cpu", "late")))' "$json")"
+      row="$(python3 -c 'import json,sys; j = json.loads(sys.argv[1]); print("\t".join(str(j.get(k) or 0) for k in ("msgs_per_s", "generator_cpu", "server_cpu", "late", "server_user")))' "$json")"
       printf '%s\t%s\t%s\t%s\t%s\n' "$pass" "$label" "$name" "$s" "$row" | tee -a "$results"
     done
   done
@@ -90,11 +90,11 @@ python3 - "$results" <<'PY'
 import statistics, sys
 from collections import defaultdict
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-rate, gen, srv, late = (defaultdict(list) for _ in range(4))
+rate, gen, srv, late, user = (defaultdict(list) for _ in range(5))
 passes, cases, names = [], [], []
-for p, case, name, _, r, g, s, lt in rows:
+for p, case, name, _, r, g, s, lt, u in rows:
     k = (p, case, name)
-    rate[k].append(float(r)); gen[k].append(float(g)); srv[k].append(float(s)); late[k].append(float(lt))
+    rate[k].append(float(r)); gen[k].append(float(g)); srv[k].append(float(s)); late[k].append(float(lt)); user[k].append(float(u))
     for lst, v in ((passes, p), (cases, case), (names, name)):
         if v not in lst: lst.append(v)
 med = statistics.median
@@ -103,16 +103,17 @@ def cell(vals, ref):
     return s if ref is None else s + " %.2f×" % (med(vals) / ref if ref else 0)
 peers = [n for n in names if n != "wslens"]
 if "closed" in passes:
-    print("\n**Closed loop**: msg/s, median (min-max); peer ÷ wslens; generator and server CPU (medians, % of a core)\n")
-    print("| case | " + " | ".join(names) + " | wslens ÷ best peer | generator CPU | server CPU |")
-    print("|---|" + "---:|" * (len(names) + 3))
+    print("\n**Closed loop**: msg/s, median (min-max); peer ÷ wslens; generator and server CPU (medians, % of a core); the server CPU's share in user space\n")
+    print("| case | " + " | ".join(names) + " | wslens ÷ best peer | generator CPU | server CPU | server user share |")
+    print("|---|" + "---:|" * (len(names) + 4))
     for case in cases:
         m = {n: med(rate[("closed", case, n)]) for n in names}
         cells = [cell(rate[("closed", case, n)], None if n == "wslens" else m["wslens"]) for n in names]
         best = max(m[n] for n in peers)
         gcpu = "/".join("%.0f" % (100 * med(gen[("closed", case, n)])) for n in names)
         scpu = "/".join("%.0f" % (100 * med(srv[("closed", case, n)])) for n in names)
-        print("| %s | %s | %.2f | %s | %s |" % (case, " | ".join(cells), m["wslens"] / best if best else 0, gcpu, scpu))
+        ushare = "/".join("%.0f%%" % (100 * med(user[("closed", case, n)])) for n in names)
+        print("| %s | %s | %.2f | %s | %s | %s |" % (case, " | ".join(cells), m["wslens"] / best if best else 0, gcpu, scpu, ushare))
 if "fixed" in passes:
     print("\n**Fixed load**: messages per server CPU-second (achieved msg/s ÷ server CPU), median (min-max); peer ÷ wslens; achieved msg/s and late sends (medians)\n")
     print("| case (offered) | " + " | ".join(names) + " | wslens ÷ best peer | achieved msg/s | late sends |")
@@ -125,5 +126,5 @@ if "fixed" in passes:
         ach = "/".join("%.0f" % med(rate[("fixed", case, n)]) for n in names)
         lt = "/".join("%.0f" % med(late[("fixed", case, n)]) for n in names)
         print("| %s | %s | %.2f | %s | %s |" % (case, " | ".join(cells), m["wslens"] / best if best else 0, ach, lt))
-print("\nCPU columns and the last two list the servers in the table's order: " + ", ".join(names) + ".")
+print("\nColumns with several values list the servers in the table's order: " + ", ".join(names) + ".")
 PY

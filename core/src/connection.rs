@@ -1092,6 +1092,16 @@ impl<T: Tracer> Connection<T> {
         self.out.send_frame(opcode, payload, fin)
     }
 
+    /// See [`Sender::send_direct`] (one frame, whatever [`Config::fragment_size`] says).
+    pub fn send_direct(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        write: impl FnOnce(&[u8], &[u8]) -> usize,
+    ) -> Result<(), Error> {
+        self.out.send_direct(opcode, payload, write)
+    }
+
     /// See [`Sender::ping`].
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
         self.out.ping(payload)
@@ -1328,6 +1338,49 @@ impl Sender {
             return result.map_err(Error::InvalidState);
         }
         self.write_message(opcode, 0, payload, fragment_size);
+        Ok(())
+    }
+
+    /// Sends a message in one frame (§5.2) without copying the payload into the output when
+    /// it can go straight to the transport: `write` is handed the frame header and the payload
+    /// (for one vectored write, say) and returns how many of their bytes it wrote; whatever
+    /// it did not write is queued as output, exactly as [`Sender::send`] would have.
+    ///
+    /// `write` is called only when the bytes may leave first and unchanged: in the server
+    /// role (a client masks, §5.3, which needs a copy), with nothing already pending (order),
+    /// and without permessage-deflate. Otherwise this is [`Sender::send`] with no
+    /// fragmentation, and `write` is not called.
+    pub fn send_direct(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        write: impl FnOnce(&[u8], &[u8]) -> usize,
+    ) -> Result<(), Error> {
+        let direct = self.role == Role::Server && !self.has_output() && self.pmd.is_none();
+        if !direct {
+            return self.send(opcode, payload, None);
+        }
+        self.check_can_send()?;
+        if !matches!(opcode, OpCode::Text | OpCode::Binary) {
+            return Err(Error::InvalidInput("send_direct() takes Text or Binary"));
+        }
+        if self.sending_fragmented {
+            return Err(Error::InvalidState("a fragmented message is being sent"));
+        }
+        let header = FrameHeader::new(opcode, payload.len() as u64);
+        let mut bytes = [0u8; FrameHeader::MAX_LEN];
+        let Some(len) = header.encode(&mut bytes) else {
+            return self.send(opcode, payload, None);
+        };
+        let head = &bytes[..len];
+        let written = write(head, payload).min(len + payload.len());
+        // Queue what the transport did not take.
+        if written < len {
+            self.output.extend_from_slice(&head[written..]);
+            self.output.extend_from_slice(payload);
+        } else {
+            self.output.extend_from_slice(&payload[written - len..]);
+        }
         Ok(())
     }
 

@@ -76,6 +76,9 @@ pub struct BenchReport {
     pub generator_cpu: Option<f64>,
     /// With `server_pid`: the server's CPU time / wall time (1.0 = one core busy).
     pub server_cpu: Option<f64>,
+    /// With `server_pid`: the share of the server's CPU time spent in user space (the rest
+    /// is the kernel's: system calls, TCP, wake-ups).
+    pub server_user: Option<f64>,
     /// With `rate`: scheduled sends that found every connection's slots still busy (the
     /// server, or the generator, fell behind the offered load).
     pub late: u64,
@@ -106,7 +109,7 @@ impl BenchReport {
                 r#""messages":{},"seconds":{:.3},"msgs_per_s":{:.1},"mb_per_s":{:.3},"#,
                 r#""latency_us":{{"p50":{:.1},"p90":{:.1},"p99":{:.1},"p999":{:.1},"max":{:.1}}},"#,
                 r#""mismatches":{},"generator_cpu":{},"generator_saturated":{},"rate":{},"late":{},"#,
-                r#""server_cpu":{},"msgs_per_server_cpu_s":{}}}"#
+                r#""server_cpu":{},"server_user":{},"msgs_per_server_cpu_s":{}}}"#
             ),
             crate::apps::json_string(&c.url),
             c.connections,
@@ -130,6 +133,8 @@ impl BenchReport {
             c.rate.map_or("null".into(), |r| format!("{r:.1}")),
             self.late,
             self.server_cpu.map_or("null".into(), |v| format!("{v:.3}")),
+            self.server_user
+                .map_or("null".into(), |v| format!("{v:.3}")),
             self.msgs_per_server_cpu_s()
                 .map_or("null".into(), |v| format!("{v:.1}")),
         )
@@ -174,8 +179,9 @@ impl BenchReport {
         }
         if let (Some(cpu), Some(per)) = (self.server_cpu, self.msgs_per_server_cpu_s()) {
             s.push_str(&format!(
-                "server CPU: {:.0}% of a core, {per:.0} msg per server CPU-second\n",
-                cpu * 100.0
+                "server CPU: {:.0}% of a core ({:.0}% of it in user space), {per:.0} msg per server CPU-second\n",
+                cpu * 100.0,
+                self.server_user.unwrap_or(0.0) * 100.0
             ));
         }
         if self.mismatches > 0 {
@@ -210,6 +216,11 @@ fn process_cpu() -> Option<Duration> {
 
 /// CPU time (user + system) of process `pid` ("self" for this one), from Linux `/proc`.
 pub(crate) fn cpu_of(pid: &str) -> Option<Duration> {
+    cpu_split_of(pid).map(|(user, system)| user + system)
+}
+
+/// CPU time of process `pid` split into (user, system), from Linux `/proc`.
+pub(crate) fn cpu_split_of(pid: &str) -> Option<(Duration, Duration)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which is in parentheses and may contain spaces).
     let rest = stat.rsplit_once(')')?.1;
@@ -217,7 +228,10 @@ pub(crate) fn cpu_of(pid: &str) -> Option<Duration> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     // Linux reports in clock ticks of USER_HZ, which is 100 on every Linux ABI.
-    Some(Duration::from_millis((utime + stime) * 10))
+    Some((
+        Duration::from_millis(utime * 10),
+        Duration::from_millis(stime * 10),
+    ))
 }
 
 /// Runs the benchmark; `progress` is called about every 250 ms with (echoes so far, elapsed).
@@ -272,7 +286,7 @@ pub fn run(
         std::thread::sleep(Duration::from_millis(10));
     }
     let server_pid = config.server_pid.map(|p| p.to_string());
-    let server0 = server_pid.as_deref().and_then(cpu_of);
+    let server0 = server_pid.as_deref().and_then(cpu_split_of);
     let cpu0 = process_cpu();
     let t0 = Instant::now();
     shared.echoed.store(0, Ordering::Release);
@@ -297,7 +311,7 @@ pub fn run(
     shared.measuring.store(false, Ordering::Release);
     let seconds = t0.elapsed().as_secs_f64();
     let cpu1 = process_cpu();
-    let server1 = server_pid.as_deref().and_then(cpu_of);
+    let server1 = server_pid.as_deref().and_then(cpu_split_of);
     let late = shared.late.load(Ordering::Acquire);
     shared.stop.store(true, Ordering::Release);
     let mut histogram = Histogram::<u64>::new(3).map_err(io::Error::other)?;
@@ -315,9 +329,13 @@ pub fn run(
         (Some(a), Some(b)) => Some((b - a).as_secs_f64() / (seconds * threads as f64)),
         _ => None,
     };
-    let server_cpu = match (server0, server1) {
-        (Some(a), Some(b)) => Some((b - a).as_secs_f64() / seconds),
-        _ => None,
+    let (server_cpu, server_user) = match (server0, server1) {
+        (Some((u0, s0)), Some((u1, s1))) => {
+            let (user, total) = (u1 - u0, (u1 + s1) - (u0 + s0));
+            let share = (!total.is_zero()).then(|| user.as_secs_f64() / total.as_secs_f64());
+            (Some(total.as_secs_f64() / seconds), share)
+        }
+        _ => (None, None),
     };
     let q = |p: f64| histogram.value_at_quantile(p) as f64 / 1000.0;
     Ok(BenchReport {
@@ -335,6 +353,7 @@ pub fn run(
         mismatches,
         generator_cpu,
         server_cpu,
+        server_user,
         late,
         config: BenchConfig { threads, ..config },
     })

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
 use wslens::handshake::{negotiate_protocol, reject_response, AcceptOptions, HeadScanner};
-use wslens::{CloseCode, Connection, Event as WsEvent, Sender, State};
+use wslens::{CloseCode, Connection, Event as WsEvent, State};
 
 /// Size of the read buffer shared by all connections of a loop.
 const READ_BUF: usize = 64 * 1024;
@@ -191,12 +191,7 @@ impl Ws {
         self.close_reported = true;
         let mut actions = Vec::new();
         let handler = self.handler.clone();
-        let mut ctx = Ctx {
-            sender: spares.proto(self).sender(),
-            info,
-            actions: &mut actions,
-            sent: 0,
-        };
+        let mut ctx = Ctx::new(spares.proto(self).sender(), info, &mut actions);
         handler.on_close(&mut ctx, code);
         Some(actions)
     }
@@ -723,12 +718,11 @@ impl EventLoop {
         };
         let mut actions = Vec::new();
         let handler = state.handler.clone();
-        handler.on_open(&mut Ctx {
-            sender: self.spares.proto(&mut state).sender(),
-            info: &conn.info,
-            actions: &mut actions,
-            sent: 0,
-        });
+        handler.on_open(&mut Ctx::new(
+            self.spares.proto(&mut state).sender(),
+            &conn.info,
+            &mut actions,
+        ));
         self.actions.extend(actions.into_iter().map(|a| (key, a)));
         conn.phase = Phase::Ws(state);
         conn.last_message = now;
@@ -760,6 +754,11 @@ impl EventLoop {
         let mut pos = 0;
         let mut closed_by_peer = None;
         let info = &conn.info;
+        // Large messages may go straight to a plain socket when nothing is queued ahead.
+        let direct = match (&conn.stream, &conn.out) {
+            (Transport::Plain(tcp), None) => Some(tcp),
+            _ => None,
+        };
         self.spares.proto(ws);
         while pos < input.len() {
             let Ws {
@@ -774,8 +773,13 @@ impl EventLoop {
             // The wire tap needs the bytes as they arrived, before unmasking in place.
             let raw = wire.as_ref().map(|_| input[pos..].to_vec());
             let out_before = proto.pending_output().len();
+            // Only for the first message of this input (later ones queue and leave together)
+            // and never under the wire tap, which records what the protocol queued.
+            let direct = direct.filter(|_| pos == 0 && wire.is_none());
             let result = proto.read_with(&mut input[pos..], |event, sender| {
-                dispatch(event, sender, handler.as_ref(), info, &mut actions, metrics)
+                let mut ctx = Ctx::new(sender, info, &mut actions);
+                ctx.direct = direct;
+                dispatch(event, ctx, handler.as_ref(), metrics)
             });
             match result {
                 Ok((used, outcome)) => {
@@ -1321,18 +1325,10 @@ enum Dispatched {
 
 fn dispatch(
     event: WsEvent<'_>,
-    sender: &mut Sender,
+    mut ctx: Ctx<'_>,
     handler: &dyn Handler,
-    info: &ConnInfo,
-    actions: &mut Vec<Action>,
     metrics: &Metrics,
 ) -> Dispatched {
-    let mut ctx = Ctx {
-        sender,
-        info,
-        actions,
-        sent: 0,
-    };
     let message = match event {
         WsEvent::Text(t) => Message::Text(t),
         WsEvent::Binary(b) => Message::Binary(b),
@@ -1344,6 +1340,7 @@ fn dispatch(
     Metrics::inc(&metrics.messages_in);
     handler.on_message(&mut ctx, message);
     Metrics::add(&metrics.messages_out, ctx.sent);
+    Metrics::add(&metrics.bytes_out, ctx.written);
     Dispatched::Message
 }
 

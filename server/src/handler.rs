@@ -1,7 +1,8 @@
 //! The library face: a [`Handler`] decides what a WebSocket route does. Echo, rooms and
 //! broadcast (in [`crate::apps`]) are handlers like any other.
 
-use std::net::SocketAddr;
+use std::io::{IoSlice, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use wslens::frame::{FrameHeader, OpCode};
 use wslens::{CloseCode, Sender};
@@ -74,6 +75,57 @@ pub struct Ctx<'a> {
     pub(crate) actions: &'a mut Vec<Action>,
     /// Messages sent through this context (for the metrics).
     pub(crate) sent: u64,
+    /// The plain TCP socket, when a large message may be written straight to it instead of
+    /// being copied into the output first (see [`Ctx::send`]).
+    pub(crate) direct: Option<&'a TcpStream>,
+    /// Bytes written straight to the socket (for the metrics).
+    pub(crate) written: u64,
+}
+
+/// Messages at least this large are written straight from where they lie (the read buffer,
+/// or the message assembled from fragments) when nothing else is waiting to be sent: one
+/// `writev` of header and payload instead of a copy into the output. Smaller ones are cheaper
+/// to copy than a system call of their own (a few more messages may follow in the same read
+/// and leave together).
+pub const DIRECT_WRITE_MIN: usize = 4 * 1024;
+
+impl<'a> Ctx<'a> {
+    /// A context whose messages are always queued (no direct writes).
+    pub(crate) fn new(
+        sender: &'a mut Sender,
+        info: &'a ConnInfo,
+        actions: &'a mut Vec<Action>,
+    ) -> Self {
+        Ctx {
+            sender,
+            info,
+            actions,
+            sent: 0,
+            direct: None,
+            written: 0,
+        }
+    }
+}
+
+/// Writes `head` then `body` with vectored writes until both are out or the socket would
+/// block (or fails: the error comes back on the next flush); returns the bytes written.
+fn write_direct(mut stream: &TcpStream, head: &[u8], body: &[u8]) -> usize {
+    let total = head.len() + body.len();
+    let mut done = 0;
+    while done < total {
+        let (h, b) = if done < head.len() {
+            (&head[done..], body)
+        } else {
+            (&[][..], &body[done - head.len()..])
+        };
+        match stream.write_vectored(&[IoSlice::new(h), IoSlice::new(b)]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    done
 }
 
 impl Ctx<'_> {
@@ -85,8 +137,22 @@ impl Ctx<'_> {
     /// Sends a message to this connection.
     pub fn send(&mut self, msg: Message<'_>) {
         let (op, bytes) = msg.opcode_and_bytes();
+        let result = match self.direct {
+            Some(stream) if bytes.len() >= DIRECT_WRITE_MIN => {
+                // At most one direct write per batch of input: later messages queue behind
+                // it and leave together.
+                self.direct = None;
+                let written = &mut self.written;
+                self.sender.send_direct(op, bytes, |head, body| {
+                    let n = write_direct(stream, head, body);
+                    *written += n as u64;
+                    n
+                })
+            }
+            _ => self.sender.send(op, bytes, None),
+        };
         // Refused only after a close was sent, when there is nothing useful to do.
-        if self.sender.send(op, bytes, None).is_ok() {
+        if result.is_ok() {
             self.sent += 1;
         }
     }

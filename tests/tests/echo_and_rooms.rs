@@ -155,3 +155,66 @@ fn wire_tap_shows_the_masked_bytes_read_and_the_bytes_written() {
         )
     );
 }
+
+/// Large echoes leave straight from the read buffer (`writev` of header and payload) when
+/// nothing is queued ahead of them, and queue behind anything that is. A client that writes
+/// messages of many sizes around the threshold without reading for a while makes the
+/// server's socket fill mid-message, so direct writes end part-way and the rest queues; every
+/// echo must still arrive whole and in order, and the metrics must count every byte.
+#[test]
+fn large_echoes_written_directly_arrive_whole_and_in_order_under_backpressure() {
+    use std::io::Write;
+    use wslens::frame::{encode_frame, FrameHeader, OpCode};
+    let server = Server::start(&["--threads", "1", "--ping-interval", "0"]);
+    let mut c = server.connect("/echo");
+    let sizes = [
+        10usize, 4095, 4096, 4097, 70_000, 300_000, 1, 16_384, 65_536,
+    ];
+    let messages: Vec<Vec<u8>> = (0..120)
+        .map(|i| {
+            let n = sizes[i % sizes.len()];
+            (0..n).map(|j| (i * 131 + j * 7) as u8).collect()
+        })
+        .collect();
+    let mut wire = Vec::new();
+    for (i, m) in messages.iter().enumerate() {
+        let mut header = FrameHeader::new(OpCode::Binary, m.len() as u64);
+        header.mask = Some((i as u32).wrapping_mul(0x9E37_79B9).to_le_bytes());
+        encode_frame(&mut wire, &header, m);
+    }
+    let mut writer = c.stream().try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        // In pieces of every size, some ending mid-header.
+        for piece in wire.chunks(50_001) {
+            writer.write_all(piece).unwrap();
+        }
+    });
+    // Let the server's socket and queue fill before reading anything.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut echoed = 0u64;
+    for (i, m) in messages.iter().enumerate() {
+        match c.recv().unwrap() {
+            OwnedEvent::Binary(b) => {
+                assert_eq!(b.len(), m.len(), "echo {i}: length");
+                assert!(b == *m, "echo {i}: content");
+            }
+            other => panic!("echo {i}: {other:?}"),
+        }
+        echoed += (FrameHeader::new(OpCode::Binary, m.len() as u64).encoded_len() + m.len()) as u64;
+    }
+    sending.join().unwrap();
+    let (status, _, body) = server.get("/metrics");
+    assert_eq!(status, 200);
+    let body = String::from_utf8_lossy(&body);
+    let out: u64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("wslens_bytes_out_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("wslens_bytes_out_total");
+    // The 101 response comes on top of the echoes.
+    assert!(out > echoed, "bytes out {out} < echoed {echoed}");
+    assert!(
+        out < echoed + 1024,
+        "bytes out {out} counts more than was sent ({echoed})"
+    );
+}
