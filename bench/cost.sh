@@ -38,6 +38,7 @@
 #   M1, M2    message counts for every case, instead of the per-case defaults
 #   REP_DIV   divisor of M1 and M2 for callgrind-rep [default: 10]
 #   SERVER_CORE, CLIENT_CORE   cores for the server and the generator [default: 0 and 1]
+#   REPORT_ONLY=1   print the tables of the last run again (from target/cost/results.tsv)
 #
 # Output: Markdown tables on stdout; raw data (callgrind.out files, strace summaries,
 # generator JSON, results.tsv) in target/cost/. Every server process started here is stopped
@@ -57,9 +58,96 @@ rep_div="${REP_DIV:-10}"
 # cycle, so with the defaults a large copy or memset weighs 10-30× more in Ir than in time.
 vector_loops="glibc.cpu.x86_rep_movsb_threshold=0xffffffffffff:glibc.cpu.x86_rep_stosb_threshold=0xffffffffffff"
 out="$root/target/cost"
+results="$out/results.tsv"
+# The Markdown tables, from $results.
+tables() {
+  python3 - "$results" "$rep_div" <<'PY'
+import sys
+from collections import defaultdict
+
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+msgs = {}                      # (tool, case, server, run) -> messages
+vals = defaultdict(int)        # (tool, case, server, run, key) -> count
+cases, names, keys = [], [], defaultdict(list)
+for tool, case, name, run, n, key, v in rows:
+    msgs[(tool, case, name, run)] = int(n)
+    vals[(tool, case, name, run, key)] += int(v)
+    if case not in cases: cases.append(case)
+    if name not in names: names.append(name)
+    if key not in keys[tool]: keys[tool].append(key)
+
+def per_msg(tool, case, name, keys_):
+    """(cost2 - cost1) / (n2 - n1) summed over keys_, or None when a run is missing."""
+    if (tool, case, name, "1") not in msgs or (tool, case, name, "2") not in msgs:
+        return None
+    dn = msgs[(tool, case, name, "2")] - msgs[(tool, case, name, "1")]
+    dv = sum(vals[(tool, case, name, "2", k)] - vals[(tool, case, name, "1", k)] for k in keys_)
+    return dv / dn if dn else None
+
+def table(tool, keys_, fmt, title):
+    present = [n for n in names if any((tool, c, n, "1") in msgs for c in cases)]
+    if not present:
+        return
+    print(f"\n{title}\n")
+    print("| case | " + " | ".join(present) + " |")
+    print("|---|" + "---:|" * len(present))
+    for case in cases:
+        base = per_msg(tool, case, "wslens", keys_)
+        cells = []
+        for n in present:
+            v = per_msg(tool, case, n, keys_)
+            if v is None:
+                cells.append("–")
+            elif n == "wslens" or not base:
+                cells.append(fmt(v))
+            else:
+                cells.append(f"{fmt(v)} ({v / base:.2f} ×)")
+        print(f"| {case} | " + " | ".join(cells) + " |")
+
+table("callgrind", ["Ir"], lambda v: f"{v:,.0f}",
+      "**User-space instructions per echoed message** (callgrind Ir, (Ir₂ − Ir₁) / (n₂ − n₁), "
+      "glibc's memcpy/memset as vector loops; in brackets: ÷ wslens)")
+table("callgrind-rep", ["Ir"], lambda v: f"{v:,.0f}",
+      "**The same with glibc's defaults** (`rep movsb`/`rep stosb` above 2-8 KiB, which "
+      "valgrind counts once per byte; M₁ and M₂ divided by %s; in brackets: ÷ wslens)"
+      % sys.argv[2])
+if keys["strace"]:
+    table("strace", keys["strace"], lambda v: f"{v:.2f}",
+          "**System calls per echoed message**, all kinds (strace -f -c, differential; "
+          "in brackets: ÷ wslens)")
+    # By name: one row per case and server; a column for every system call that some server
+    # makes at least 0.005 times per message in some case, the rest under "other".
+    present = [n for n in names if any(("strace", c, n, "1") in msgs for c in cases)]
+    order = ["read", "recvfrom", "readv", "write", "sendto", "writev", "sendmsg",
+             "epoll_wait", "epoll_pwait", "epoll_pwait2", "epoll_ctl", "timerfd_settime"]
+    per = {(c, n): {k: per_msg("strace", c, n, [k]) for k in keys["strace"]}
+           for c in cases for n in present}
+    shown = [k for k in keys["strace"]
+             if any(v[k] is not None and abs(v[k]) >= 0.005 for v in per.values())]
+    shown.sort(key=lambda k: (order.index(k) if k in order else len(order), k))
+    print("\n**System calls per echoed message, by name** (differential)\n")
+    print("| case | server | " + " | ".join(f"`{k}`" for k in shown) + " | other | total |")
+    print("|---|---|" + "---:|" * (len(shown) + 2))
+    for c in cases:
+        for n in present:
+            v = per[(c, n)]
+            if any(x is None for x in v.values()):
+                continue
+            other = sum(x for k, x in v.items() if k not in shown)
+            z = lambda x, d: f"{round(x, d) + 0.0:.{d}f}"  # no "-0.000"
+            cells = [z(v[k], 3) for k in shown] + [z(other, 3), z(sum(v.values()), 2)]
+            print(f"| {c} | {n} | " + " | ".join(cells) + " |")
+print("\nDifferential over two runs per server and case (M₁ and M₂ echoes by the generator's "
+      "count); start-up, handshakes and shutdown cancel.")
+PY
+}
+# REPORT_ONLY=1: print the tables of the last run again, and stop.
+if [ "${REPORT_ONLY:-0}" = 1 ]; then
+  tables
+  exit 0
+fi
 rm -rf "$out"
 mkdir -p "$out"
-
 # valgrind and strace, installed only when missing.
 need=()
 command -v valgrind >/dev/null || need+=(valgrind)
@@ -148,8 +236,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-results="$out/results.tsv"
-: >"$results"
 # run TOOL SERVER-NAME PATH "CMD" CASE-ID LABEL ARGS M RUN
 run() {
   local tool="$1" name="$2" path="$3" cmd="$4" id="$5" label="$6" args="$7" m="$8" r="$9"
@@ -217,6 +303,7 @@ PY
     "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["seconds"])' "$json")" >&2
 }
 
+: >"$results"
 start=$SECONDS
 for tool in $tools; do
   for c in "${cases[@]}"; do
@@ -237,76 +324,4 @@ for tool in $tools; do
   done
 done
 echo "measured in $((SECONDS - start)) s" >&2
-
-python3 - "$results" "$rep_div" <<'PY'
-import sys
-from collections import defaultdict
-
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-msgs = {}                      # (tool, case, server, run) -> messages
-vals = defaultdict(int)        # (tool, case, server, run, key) -> count
-cases, names, keys = [], [], defaultdict(list)
-for tool, case, name, run, n, key, v in rows:
-    msgs[(tool, case, name, run)] = int(n)
-    vals[(tool, case, name, run, key)] += int(v)
-    if case not in cases: cases.append(case)
-    if name not in names: names.append(name)
-    if key not in keys[tool]: keys[tool].append(key)
-
-def per_msg(tool, case, name, keys_):
-    """(cost2 - cost1) / (n2 - n1) summed over keys_, or None when a run is missing."""
-    if (tool, case, name, "1") not in msgs or (tool, case, name, "2") not in msgs:
-        return None
-    dn = msgs[(tool, case, name, "2")] - msgs[(tool, case, name, "1")]
-    dv = sum(vals[(tool, case, name, "2", k)] - vals[(tool, case, name, "1", k)] for k in keys_)
-    return dv / dn if dn else None
-
-def table(tool, keys_, fmt, title):
-    present = [n for n in names if any((tool, c, n, "1") in msgs for c in cases)]
-    if not present:
-        return
-    print(f"\n{title}\n")
-    print("| case | " + " | ".join(present) + " |")
-    print("|---|" + "---:|" * len(present))
-    for case in cases:
-        base = per_msg(tool, case, "wslens", keys_)
-        cells = []
-        for n in present:
-            v = per_msg(tool, case, n, keys_)
-            if v is None:
-                cells.append("–")
-            elif n == "wslens" or not base:
-                cells.append(fmt(v))
-            else:
-                cells.append(f"{fmt(v)} ({v / base:.2f} ×)")
-        print(f"| {case} | " + " | ".join(cells) + " |")
-
-table("callgrind", ["Ir"], lambda v: f"{v:,.0f}",
-      "**User-space instructions per echoed message** (callgrind Ir, (Ir₂ − Ir₁) / (n₂ − n₁), "
-      "glibc's memcpy/memset as vector loops; in brackets: ÷ wslens)")
-table("callgrind-rep", ["Ir"], lambda v: f"{v:,.0f}",
-      "**The same with glibc's defaults** (`rep movsb`/`rep stosb` above 2-8 KiB, which "
-      "valgrind counts once per byte; M₁ and M₂ divided by %s; in brackets: ÷ wslens)"
-      % sys.argv[2])
-if keys["strace"]:
-    table("strace", keys["strace"], lambda v: f"{v:.2f}",
-          "**System calls per echoed message**, all kinds (strace -f -c, differential; "
-          "in brackets: ÷ wslens)")
-    # By name: every system call that any server makes at least 0.005 times per message.
-    present = [n for n in names if any(("strace", c, n, "1") in msgs for c in cases)]
-    print("\n**System calls per echoed message, by name** (those at ≥ 0.005 per message)\n")
-    print("| case | system call | " + " | ".join(present) + " |")
-    print("|---|---|" + "---:|" * len(present))
-    order = ["read", "recvfrom", "readv", "write", "sendto", "writev", "sendmsg",
-             "epoll_wait", "epoll_pwait", "epoll_pwait2", "epoll_ctl", "timerfd_settime"]
-    for case in cases:
-        per = {n: {k: per_msg("strace", case, n, [k]) for k in keys["strace"]} for n in present}
-        shown = [k for k in keys["strace"]
-                 if any(per[n][k] is not None and abs(per[n][k]) >= 0.005 for n in present)]
-        shown.sort(key=lambda k: (order.index(k) if k in order else len(order), k))
-        for k in shown:
-            cells = ["–" if per[n][k] is None else f"{per[n][k]:.3f}" for n in present]
-            print(f"| {case} | `{k}` | " + " | ".join(cells) + " |")
-print("\nDifferential over two runs per server and case (M₁ and M₂ echoes by the generator's "
-      "count); start-up, handshakes and shutdown cancel.")
-PY
+tables
