@@ -17,10 +17,11 @@
 # every connection). Counts do not depend on the machine's load; they do depend a little on
 # batching (how many ready connections one `epoll_wait` returns, how many frames one `read`
 # holds), which is timing: under valgrind or strace the server is the slow side, so it finds
-# most connections ready at every wake-up. Repeated runs agree to about 1 %.
+# most connections ready at every wake-up. Repeated runs agreed within 1 % (callgrind, strace)
+# and 6 % (callgrind-rep, whose runs are 10× shorter).
 #
-# Run time, about 11 minutes on this 2-core VM (4 cases × 4 servers × 2 counts × 3 tools = 96
-# server runs; each start and stop of a server under valgrind costs a few seconds). Valgrind
+# Run time: 6½ minutes on this 2-core VM, builds aside (4 cases × 4 servers × 2 counts ×
+# 3 tools = 96 server runs; each start and stop under valgrind costs a few seconds). Valgrind
 # slows user-space code 20-50×, but on loopback most of an echo is the kernel's, so the servers
 # still echo 1k-30k msg/s under callgrind and 15k-25k under strace; hence M1/M2 of
 # 20,000/60,000 (10,000/30,000 for 16 KiB) per case below. For `callgrind-rep` they are divided
