@@ -647,6 +647,7 @@ impl Decompressor {
 mod tests {
     use super::*;
     use crate::handshake::headers::parse_extensions;
+    use alloc::vec::Vec;
 
     fn offers(s: &str) -> Vec<ExtensionOffer> {
         parse_extensions(s).unwrap()

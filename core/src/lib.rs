@@ -21,9 +21,12 @@
 //! | [`inspect`] | the annotated trace of a byte buffer, for people (feature `alloc`) | — |
 //!
 //! `#![no_std]` + `alloc`; the `std` feature (on by default) only adds `std::error::Error`
-//! impls and runtime SIMD detection for UTF-8 validation.
+//! impls and runtime SIMD detection (UTF-8 validation, and AVX2 unmasking on x86).
+//!
+//! `unsafe` is denied everywhere but in one audited place: the call of the AVX2 unmasking
+//! loop in [`mask`], made only after the CPU was seen to support AVX2.
 #![no_std]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;

@@ -4,9 +4,12 @@
 //! [`apply_mask`] takes the payload offset at which `buf` starts, so a payload that arrives
 //! in pieces is unmasked piece by piece as it arrives: the key simply rotates.
 //!
-//! Speed without `unsafe`: the bulk runs over 32-byte blocks against a 32-byte repetition of
-//! the (rotated) key, a shape LLVM turns into SIMD XORs (SSE2 on every x86-64, AVX2 or NEON
-//! where the target enables them); a scalar loop handles payloads under 32 bytes and the tail.
+//! Speed: the bulk runs over 32-byte blocks against a 32-byte repetition of the (rotated)
+//! key, a shape LLVM turns into SIMD XORs (SSE2 on every x86-64, NEON on aarch64, simd128 on
+//! wasm when enabled); a scalar loop handles payloads under 32 bytes and the tail. With the
+//! `std` feature on x86/x86-64, payloads of [`AVX2_MIN`] bytes or more take the same loop
+//! compiled for AVX2 (64-byte blocks, twice the bytes per instruction) when the CPU has it,
+//! detected at run time: the one `unsafe` call of the crate.
 
 /// XORs `buf` in place with `key`, as if `buf` began at byte `offset` of the payload.
 ///
@@ -62,17 +65,55 @@ pub fn apply_mask_scalar(buf: &mut [u8], key: [u8; 4]) {
 
 #[inline(never)]
 fn apply_mask_blocks(buf: &mut [u8], key: [u8; 4]) {
-    let mut wide = [0u8; BLOCK];
+    #[cfg(all(feature = "std", any(target_arch = "x86_64", target_arch = "x86")))]
+    if buf.len() >= AVX2_MIN && std::is_x86_feature_detected!("avx2") {
+        // SAFETY: `apply_mask_blocks_avx2` is ordinary safe Rust compiled with the AVX2
+        // target feature; calling it is sound exactly when the CPU running this code supports
+        // AVX2, which `is_x86_feature_detected!` has just confirmed (std caches the CPUID
+        // result). Tested against the reference on every length and offset below, on
+        // whichever path the test machine takes, and directly when it has AVX2.
+        #[allow(unsafe_code)]
+        unsafe {
+            apply_mask_blocks_avx2(buf, key)
+        };
+        return;
+    }
+    mask_blocks::<BLOCK>(buf, key);
+}
+
+/// Payloads from this size are unmasked with AVX2 where the CPU has it. Below it the fixed
+/// costs (the feature check, the call, the aligning prefix) do not pay: criterion here,
+/// portable ÷ AVX2 time: 0.8 at 1 KiB, 1.6 at 16 KiB.
+pub const AVX2_MIN: usize = 4096;
+
+/// [`mask_blocks`] over 64-byte blocks, compiled for AVX2.
+#[cfg(all(feature = "std", any(target_arch = "x86_64", target_arch = "x86")))]
+#[target_feature(enable = "avx2")]
+fn apply_mask_blocks_avx2(buf: &mut [u8], key: [u8; 4]) {
+    // 32-byte loads that straddle a cache line cost two: mask up to the first 32-byte
+    // boundary with the scalar loop, then run aligned blocks with the key rotated to match.
+    let head = buf.as_ptr().align_offset(32).min(buf.len());
+    let (start, rest) = buf.split_at_mut(head);
+    apply_mask_scalar(start, key);
+    mask_blocks::<64>(rest, rotate_key(key, head));
+}
+
+/// XORs `buf` with `key` in blocks of `N` bytes (`N` a multiple of 4) against an `N`-byte
+/// repetition of the key, then the tail with the scalar loop. Inlined into its callers so
+/// that each is vectorised for its own target features.
+#[inline(always)]
+fn mask_blocks<const N: usize>(buf: &mut [u8], key: [u8; 4]) {
+    let mut wide = [0u8; N];
     for (i, w) in wide.iter_mut().enumerate() {
         *w = key[i % 4];
     }
-    let (blocks, tail) = buf.as_chunks_mut::<BLOCK>();
+    let (blocks, tail) = buf.as_chunks_mut::<N>();
     for block in blocks {
         for (b, k) in block.iter_mut().zip(wide.iter()) {
             *b ^= *k;
         }
     }
-    // BLOCK is a multiple of 4, so the tail starts with key[0] again.
+    // N is a multiple of 4, so the tail starts with key[0] again.
     apply_mask_scalar(tail, key);
 }
 
@@ -119,6 +160,46 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Lengths around every block size and the AVX2 threshold, at every key rotation and
+    /// every start address modulo 32 (the AVX2 path aligns itself first).
+    fn check_all(f: impl Fn(&mut [u8], [u8; 4])) {
+        let key = [0xde, 0xad, 0xbe, 0xef];
+        let mut backing = alloc::vec![0u8; AVX2_MIN + 140 + 32];
+        for len in (0..300).chain(AVX2_MIN - 8..AVX2_MIN + 72) {
+            let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            for start in 0..32 {
+                for offset in 0..4 {
+                    let buf = &mut backing[start..start + len];
+                    buf.copy_from_slice(&data);
+                    f(buf, rotate_key(key, offset));
+                    assert_eq!(
+                        buf,
+                        &reference(&data, key, offset)[..],
+                        "len {len} start {start} offset {offset}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_block_path_matches_reference() {
+        check_all(mask_blocks::<BLOCK>);
+        check_all(mask_blocks::<64>);
+        check_all(apply_mask_blocks);
+    }
+
+    #[cfg(all(feature = "std", any(target_arch = "x86_64", target_arch = "x86")))]
+    #[test]
+    fn avx2_path_matches_reference_where_the_cpu_has_it() {
+        if !std::is_x86_feature_detected!("avx2") {
+            return; // nothing to run; `apply_mask_blocks` took the portable path above
+        }
+        // SAFETY: AVX2 was just detected (see `apply_mask_blocks`).
+        #[allow(unsafe_code)]
+        check_all(|buf, key| unsafe { apply_mask_blocks_avx2(buf, key) });
     }
 
     proptest! {

@@ -7,7 +7,7 @@
 mod common;
 use common::*;
 use proptest::prelude::*;
-use wslens::{Config, Connection, Error, OpCode};
+use wslens::{Connection, Error, OpCode};
 
 /// What `send` would have put on the wire for this message.
 fn sent_by_send(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
@@ -109,9 +109,9 @@ fn a_client_masks_so_it_queues_instead() {
 #[cfg(feature = "deflate")]
 #[test]
 fn a_compressing_connection_queues_the_compressed_frame_instead() {
-    let mut conn = Connection::accepted(Config {
+    let mut conn = Connection::accepted(wslens::Config {
         deflate: Some(wslens::deflate::DeflateParams::default()),
-        ..Config::default()
+        ..wslens::Config::default()
     });
     let mut called = false;
     conn.send_direct(OpCode::Text, b"Hello", |_, _| {
