@@ -30,6 +30,21 @@ pub fn binary() -> PathBuf {
 }
 
 /// A free TCP port on 127.0.0.1 (bound, then released).
+/// A number field of a one-line JSON report (`wslens bench --json`): panics, naming the field
+/// and showing the report, if it is missing or not a number.
+pub fn json_number(json: &str, name: &str) -> f64 {
+    let at = json
+        .find(&format!("\"{name}\":"))
+        .unwrap_or_else(|| panic!("{name} in {json}"))
+        + name.len()
+        + 3;
+    json[at..]
+        .split([',', '}'])
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} is not a number in {json}"))
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -3,7 +3,7 @@
 //! that is not a room is reported instead of hanging.
 
 use std::process::{Command, Output};
-use wslens_e2e::{binary, Server};
+use wslens_e2e::{binary, json_number, Server};
 
 fn bench(args: &[&str]) -> Output {
     Command::new(binary())
@@ -11,20 +11,6 @@ fn bench(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run wslens bench")
-}
-
-/// A number field of the one-line JSON report.
-fn field(json: &str, name: &str) -> f64 {
-    let at = json
-        .find(&format!("\"{name}\":"))
-        .unwrap_or_else(|| panic!("{name} in {json}"))
-        + name.len()
-        + 3;
-    json[at..]
-        .split([',', '}'])
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{name} is not a number in {json}"))
 }
 
 #[test]
@@ -43,18 +29,21 @@ fn broadcast_bench_counts_every_delivery_with_stalled_receivers() {
         "{json}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (messages, deliveries) = (field(&json, "messages"), field(&json, "deliveries"));
+    let (messages, deliveries) = (
+        json_number(&json, "messages"),
+        json_number(&json, "deliveries"),
+    );
     assert!(messages >= 500.0, "{json}");
-    assert_eq!(field(&json, "mismatches"), 0.0, "{json}");
-    assert_eq!(field(&json, "lost"), 0.0, "{json}");
+    assert_eq!(json_number(&json, "mismatches"), 0.0, "{json}");
+    assert_eq!(json_number(&json, "lost"), 0.0, "{json}");
     // 18 reading receivers get each message; at the edges of the measured period up to
     // `in_flight` messages can be partly delivered.
     assert!(
         (deliveries - messages * 18.0).abs() <= 18.0 * 4.0,
         "{deliveries} deliveries for {messages} messages: {json}"
     );
-    assert!(field(&json, "p50") > 0.0 && field(&json, "deliveries_per_s") > 0.0);
-    assert!(field(&json, "server_cpu") >= 0.0, "{json}");
+    assert!(json_number(&json, "p50") > 0.0 && json_number(&json, "deliveries_per_s") > 0.0);
+    assert!(json_number(&json, "server_cpu") >= 0.0, "{json}");
 }
 
 #[test]

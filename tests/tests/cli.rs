@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
-use wslens_e2e::{binary, free_port, Server};
+use wslens_e2e::{binary, free_port, json_number, Server};
 
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(binary())
@@ -275,19 +275,7 @@ fn bench_checks_every_echo_and_reports_json() {
         );
         assert!(out.status.success(), "{}", text(&out.stderr));
         let json = text(&out.stdout);
-        let field = |name: &str| -> f64 {
-            let at = json
-                .find(&format!("\"{name}\":"))
-                .unwrap_or_else(|| panic!("{name} in {json}"))
-                + name.len()
-                + 3;
-            json[at..]
-                .split([',', '}'])
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap()
-        };
+        let field = |name: &str| json_number(&json, name);
         assert!(field("messages") >= 3000.0, "{json}");
         assert_eq!(field("mismatches"), 0.0, "{json}");
         assert!(field("msgs_per_s") > 0.0 && field("p50") > 0.0, "{json}");
@@ -320,15 +308,7 @@ fn bench_checks_every_echo_and_reports_json() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json = text(&out.stdout);
-    let field = |name: &str| -> f64 {
-        let at = json.find(&format!("\"{name}\":")).unwrap() + name.len() + 3;
-        json[at..]
-            .split([',', '}'])
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let field = |name: &str| json_number(&json, name);
     assert_eq!(field("rate"), 400.0, "{json}");
     assert!(field("messages") > 0.0, "{json}");
     assert!(
