@@ -29,7 +29,6 @@ pub fn binary() -> PathBuf {
     bin
 }
 
-/// A free TCP port on 127.0.0.1 (bound, then released).
 /// A number field of a one-line JSON report (`wslens bench --json`): panics, naming the field
 /// and showing the report, if it is missing or not a number.
 pub fn json_number(json: &str, name: &str) -> f64 {
@@ -45,6 +44,13 @@ pub fn json_number(json: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("{name} is not a number in {json}"))
 }
 
+/// The value of a Prometheus metric (a name with its labels, if any) in `/metrics` text.
+pub fn metric(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -118,6 +124,11 @@ impl Server {
     /// A plain HTTP GET of `path`: (status, head, body).
     pub fn get(&self, path: &str) -> (u16, String, Vec<u8>) {
         self.try_get(path).expect("GET")
+    }
+
+    /// One metric of the server's `/metrics` (0 when it is not there yet).
+    pub fn metric(&self, name: &str) -> u64 {
+        metric(&String::from_utf8_lossy(&self.get("/metrics").2), name).unwrap_or(0)
     }
 
     fn try_get(&self, path: &str) -> io::Result<(u16, String, Vec<u8>)> {

@@ -125,9 +125,3 @@ pub fn client_hello(ca: &Path) -> Vec<u8> {
     }
     out
 }
-
-/// The value of an unlabelled Prometheus metric in `/metrics` text.
-pub fn metric(text: &str, name: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-}

@@ -22,15 +22,6 @@ fn message(i: usize) -> Vec<u8> {
     m
 }
 
-/// One counter of `/metrics` (0 if absent).
-fn metric(server: &Server, name: &str) -> u64 {
-    let (_, _, body) = server.get("/metrics");
-    String::from_utf8_lossy(&body)
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// Opens the room (stalled receivers first, then readers, then the sender), sends
 /// `MESSAGES` in lockstep (each reaches every reader and the sender before the next leaves)
 /// and checks every delivery. Returns the server, every client (kept open) and the RSS growth
@@ -86,7 +77,7 @@ fn stalled_broadcast_receivers_are_closed_with_1008_and_memory_stays_bounded() {
         growth < BOUND_KIB,
         "server RSS grew by {growth} KiB for {STALLED} stalled receivers"
     );
-    assert!(metric(&server, "wslens_backpressure_events_total") >= STALLED as u64);
+    assert!(server.metric("wslens_backpressure_events_total") >= STALLED as u64);
     // What a stalled receiver finds when it reads at last (within the close timeout, 5 s): a
     // prefix of the messages, in order, then the server's close 1008.
     for (s, c) in clients.iter_mut().take(STALLED).enumerate() {
@@ -118,7 +109,7 @@ fn stalled_broadcast_receivers_are_closed_with_1008_and_memory_stays_bounded() {
     // Once they have answered the close (the client replies as it reads it), only the
     // readers and the sender are left.
     let deadline = Instant::now() + Duration::from_secs(10);
-    let open = || metric(&server, "wslens_open_websockets");
+    let open = || server.metric("wslens_open_websockets");
     while open() > (READING + 1) as u64 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -136,10 +127,10 @@ fn with_drop_on_backpressure_stalled_receivers_miss_messages_but_stay_open() {
         growth < BOUND_KIB,
         "server RSS grew by {growth} KiB for {STALLED} stalled receivers"
     );
-    assert!(metric(&server, "wslens_backpressure_events_total") > 0);
-    assert_eq!(metric(&server, "wslens_closes_total{code=\"1008\"}"), 0);
+    assert!(server.metric("wslens_backpressure_events_total") > 0);
+    assert_eq!(server.metric("wslens_closes_total{code=\"1008\"}"), 0);
     assert_eq!(
-        metric(&server, "wslens_open_websockets"),
+        server.metric("wslens_open_websockets"),
         (STALLED + READING + 1) as u64
     );
 }

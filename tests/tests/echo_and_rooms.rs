@@ -203,14 +203,7 @@ fn large_echoes_written_directly_arrive_whole_and_in_order_under_backpressure() 
         echoed += (FrameHeader::new(OpCode::Binary, m.len() as u64).encoded_len() + m.len()) as u64;
     }
     sending.join().unwrap();
-    let (status, _, body) = server.get("/metrics");
-    assert_eq!(status, 200);
-    let body = String::from_utf8_lossy(&body);
-    let out: u64 = body
-        .lines()
-        .find_map(|l| l.strip_prefix("wslens_bytes_out_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("wslens_bytes_out_total");
+    let out = server.metric("wslens_bytes_out_total");
     // The 101 response comes on top of the echoes.
     assert!(out > echoed, "bytes out {out} < echoed {echoed}");
     assert!(

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use wslens::{CloseCode, OwnedEvent};
-use wslens_e2e::tls::{cert, client_hello, https_get, metric, temp_dir, trusting, Cert};
-use wslens_e2e::{binary, free_port, Server};
+use wslens_e2e::tls::{cert, client_hello, https_get, temp_dir, trusting, Cert};
+use wslens_e2e::{binary, free_port, metric, Server};
 use wslens_server::client::{Client, ClientOptions};
 
 fn run(args: &[&str]) -> Output {
