@@ -1312,13 +1312,7 @@ impl Sender {
         payload: &[u8],
         fragment_size: Option<usize>,
     ) -> Result<(), Error> {
-        self.check_can_send()?;
-        if !matches!(opcode, OpCode::Text | OpCode::Binary) {
-            return Err(Error::InvalidInput("send() takes Text or Binary"));
-        }
-        if self.sending_fragmented {
-            return Err(Error::InvalidState("a fragmented message is being sent"));
-        }
+        self.check_can_start_message(opcode)?;
         #[cfg(feature = "deflate")]
         if let Some(c) = self.out_compressor() {
             // RFC 7692 §7.2.1: compress the whole message, then frame the compressed bytes;
@@ -1360,13 +1354,7 @@ impl Sender {
         if !direct {
             return self.send(opcode, payload, None);
         }
-        self.check_can_send()?;
-        if !matches!(opcode, OpCode::Text | OpCode::Binary) {
-            return Err(Error::InvalidInput("send_direct() takes Text or Binary"));
-        }
-        if self.sending_fragmented {
-            return Err(Error::InvalidState("a fragmented message is being sent"));
-        }
+        self.check_can_start_message(opcode)?;
         let header = FrameHeader::new(opcode, payload.len() as u64);
         let mut bytes = [0u8; FrameHeader::MAX_LEN];
         let Some(len) = header.encode(&mut bytes) else {
@@ -1479,6 +1467,19 @@ impl Sender {
         payload[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
         self.write_frame(true, OpCode::Close, &payload[..2 + reason.len()]);
         self.state = State::Closing;
+        Ok(())
+    }
+
+    /// Whether a whole message of type `opcode` may be sent now: open, `Text` or `Binary`,
+    /// and no fragmented message in progress.
+    fn check_can_start_message(&self, opcode: OpCode) -> Result<(), Error> {
+        self.check_can_send()?;
+        if !matches!(opcode, OpCode::Text | OpCode::Binary) {
+            return Err(Error::InvalidInput("a message is Text or Binary"));
+        }
+        if self.sending_fragmented {
+            return Err(Error::InvalidState("a fragmented message is being sent"));
+        }
         Ok(())
     }
 
