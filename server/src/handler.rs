@@ -139,8 +139,9 @@ impl Ctx<'_> {
         let (op, bytes) = msg.opcode_and_bytes();
         let result = match self.direct {
             Some(stream) if bytes.len() >= DIRECT_WRITE_MIN => {
-                // At most one direct write per batch of input: later messages queue behind
-                // it and leave together.
+                // One direct write per handler call: anything more it sends queues behind it.
+                // (The loop offers the socket only for the first message of each read, so
+                // the messages after it in the same read queue and leave together.)
                 self.direct = None;
                 let written = &mut self.written;
                 self.sender.send_direct(op, bytes, |head, body| {
