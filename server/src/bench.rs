@@ -95,9 +95,7 @@ impl BenchReport {
     /// Echoes per second of server CPU time: what one fully busy server core would do at
     /// this per-message cost (the server's own syscalls and user time, kernel included).
     pub fn msgs_per_server_cpu_s(&self) -> Option<f64> {
-        self.server_cpu
-            .filter(|&c| c > 0.0)
-            .map(|c| self.msgs_per_s / c)
+        per_server_cpu_s(self.msgs_per_s, self.server_cpu)
     }
 
     /// One JSON object.
@@ -234,6 +232,37 @@ pub(crate) fn cpu_split_of(pid: &str) -> Option<(Duration, Duration)> {
     ))
 }
 
+/// The CPU time another process (the server) spends over a measured period, from Linux
+/// `/proc`. Shared by the echo and broadcast generators.
+pub(crate) struct CpuMeter {
+    pid: String,
+    start: (Duration, Duration),
+}
+
+impl CpuMeter {
+    /// Starts measuring process `pid` (None: no pid given, or no `/proc`).
+    pub(crate) fn start(pid: Option<u32>) -> Option<Self> {
+        let pid = pid?.to_string();
+        let start = cpu_split_of(&pid)?;
+        Some(CpuMeter { pid, start })
+    }
+
+    /// Over the `seconds` since the start: (CPU time ÷ wall time, the share of that CPU time
+    /// spent in user space, if there was any CPU time).
+    pub(crate) fn stop(self, seconds: f64) -> Option<(f64, Option<f64>)> {
+        let (u1, s1) = cpu_split_of(&self.pid)?;
+        let (u0, s0) = self.start;
+        let (user, total) = (u1 - u0, (u1 + s1) - (u0 + s0));
+        let share = (!total.is_zero()).then(|| user.as_secs_f64() / total.as_secs_f64());
+        Some((total.as_secs_f64() / seconds, share))
+    }
+}
+
+/// `rate` per second of server CPU time, given the server's CPU ÷ wall time.
+pub(crate) fn per_server_cpu_s(rate: f64, server_cpu: Option<f64>) -> Option<f64> {
+    server_cpu.filter(|&c| c > 0.0).map(|c| rate / c)
+}
+
 /// Runs the benchmark; `progress` is called about every 250 ms with (echoes so far, elapsed).
 pub fn run(
     config: BenchConfig,
@@ -285,8 +314,7 @@ pub fn run(
     while start.elapsed() < config.warmup && !shared.stop.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(10));
     }
-    let server_pid = config.server_pid.map(|p| p.to_string());
-    let server0 = server_pid.as_deref().and_then(cpu_split_of);
+    let server = CpuMeter::start(config.server_pid);
     let cpu0 = process_cpu();
     let t0 = Instant::now();
     shared.echoed.store(0, Ordering::Release);
@@ -311,7 +339,7 @@ pub fn run(
     shared.measuring.store(false, Ordering::Release);
     let seconds = t0.elapsed().as_secs_f64();
     let cpu1 = process_cpu();
-    let server1 = server_pid.as_deref().and_then(cpu_split_of);
+    let server = server.and_then(|m| m.stop(seconds));
     let late = shared.late.load(Ordering::Acquire);
     shared.stop.store(true, Ordering::Release);
     let mut histogram = Histogram::<u64>::new(3).map_err(io::Error::other)?;
@@ -329,14 +357,7 @@ pub fn run(
         (Some(a), Some(b)) => Some((b - a).as_secs_f64() / (seconds * threads as f64)),
         _ => None,
     };
-    let (server_cpu, server_user) = match (server0, server1) {
-        (Some((u0, s0)), Some((u1, s1))) => {
-            let (user, total) = (u1 - u0, (u1 + s1) - (u0 + s0));
-            let share = (!total.is_zero()).then(|| user.as_secs_f64() / total.as_secs_f64());
-            (Some(total.as_secs_f64() / seconds), share)
-        }
-        _ => (None, None),
-    };
+    let (server_cpu, server_user) = server.map_or((None, None), |(cpu, user)| (Some(cpu), user));
     let q = |p: f64| histogram.value_at_quantile(p) as f64 / 1000.0;
     Ok(BenchReport {
         messages,
@@ -495,9 +516,9 @@ fn drive(
                 };
                 let mut pos = 0;
                 let measuring = shared.measuring.load(Ordering::Relaxed);
+                let closed_loop = pacer.is_none();
                 while pos < n {
                     let BenchConn { ws, sent_at, .. } = c;
-                    let closed_loop = pacer.is_none();
                     let (used, got) = ws
                         .read_with(&mut buf[pos..n], |event, sender| {
                             let data = match event {

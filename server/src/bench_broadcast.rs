@@ -13,7 +13,7 @@
 //! still to get it; the receiver that takes the count to zero records the latency and wakes the
 //! sender.
 
-use crate::bench::cpu_of;
+use crate::bench::{cpu_of, per_server_cpu_s, CpuMeter};
 use crate::client::{Client, ClientOptions};
 use crate::transport::Transport;
 use hdrhistogram::Histogram;
@@ -97,9 +97,7 @@ impl BroadcastReport {
     /// Deliveries per second of server CPU time: what one fully busy server core would do at
     /// this per-delivery cost (useful on a shared machine, where the wall-clock rate is not).
     pub fn deliveries_per_server_cpu_s(&self) -> Option<f64> {
-        self.server_cpu
-            .filter(|&c| c > 0.0)
-            .map(|c| self.deliveries_per_s / c)
+        per_server_cpu_s(self.deliveries_per_s, self.server_cpu)
     }
 
     /// One JSON object.
@@ -340,8 +338,7 @@ pub fn run(
     while start.elapsed() < config.warmup && !shared.stop.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(10));
     }
-    let server_pid = config.server_pid.map(|p| p.to_string());
-    let server0 = server_pid.as_deref().and_then(cpu_of);
+    let server = CpuMeter::start(config.server_pid);
     let cpu0 = cpu_of("self");
     let t0 = Instant::now();
     shared.measuring.store(true, Ordering::Release);
@@ -372,7 +369,7 @@ pub fn run(
     shared.measuring.store(false, Ordering::Release);
     let seconds = t0.elapsed().as_secs_f64();
     let cpu1 = cpu_of("self");
-    let server1 = server_pid.as_deref().and_then(cpu_of);
+    let server_cpu = server.and_then(|m| m.stop(seconds)).map(|(cpu, _)| cpu);
     shared.stop.store(true, Ordering::Release);
     let _ = shared.sender_poller.notify();
     let mut histogram = Histogram::<u64>::new(3).map_err(io::Error::other)?;
@@ -398,10 +395,6 @@ pub fn run(
     let reads = shared.reads.load(Ordering::Acquire);
     let generator_cpu = match (cpu0, cpu1) {
         (Some(a), Some(b)) => Some((b - a).as_secs_f64() / (seconds * threads as f64)),
-        _ => None,
-    };
-    let server_cpu = match (server0, server1) {
-        (Some(a), Some(b)) => Some((b - a).as_secs_f64() / seconds),
         _ => None,
     };
     let q = |p: f64| histogram.value_at_quantile(p) as f64 / 1000.0;
