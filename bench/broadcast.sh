@@ -17,14 +17,9 @@ server_core="${SERVER_CORE:-0}"
 client_core="${CLIENT_CORE:-1}"
 out="$root/target/bench"
 mkdir -p "$out"
-cargo build --release -p wslens-server --quiet
-wslens="$root/target/release/wslens"
-
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
-  return 1
-}
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+build
 status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 # label|server flags|bench flags

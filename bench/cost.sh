@@ -160,18 +160,10 @@ if [ "${#need[@]}" -gt 0 ]; then
   $sudo apt-get install -y "${need[@]}"
 fi
 
-cargo build --release -p wslens-server --quiet --target-dir "$root/target"
-(cd bench && cargo build --release --quiet --target-dir "$root/bench/target")
-wslens="$root/target/release/wslens"
-peers="$root/bench/target/release"
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+build peers
 
-# name|path|command (the port is appended)
-servers=(
-  "wslens|/echo|$wslens serve --threads 1 --ping-interval 0 --port"
-  "tokio-tungstenite|/|$peers/echo_tungstenite"
-  "fastwebsockets|/|$peers/echo_fastwebsockets"
-  "tokio-websockets|/|$peers/echo_tokio_websockets"
-)
 # id|label|M1|M2|bench arguments
 cases=(
   "small|100 × 20 B|20000|60000|--connections 100 --size 20 --binary"
@@ -182,7 +174,6 @@ cases=(
   "1000x20|1,000 × 20 B|20000|60000|--connections 1000 --size 20 --binary"
 )
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # Waits (up to 60 s) until the server has no connection left on port $1 that it has not
 # closed: the generator has closed all of them when it exits, and the server must have handled
 # every close before it is stopped, or the teardown differs between the two runs.
@@ -192,11 +183,6 @@ wait_closed() {
     sleep 0.1
   done
   echo "warning: the server on port $1 still has open connections after 60 s" >&2
-}
-wait_port() {
-  # valgrind takes a second or two to start a server
-  for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
-  return 1
 }
 # Writes its own PID to the file named by $0, then becomes "$@": the PID written is the
 # process that ends up running the command (valgrind, strace, or the server under strace).
@@ -261,7 +247,8 @@ run() {
       job=$!
       ;;
   esac
-  wait_port "$port" || { echo "$name under $tool did not start (see $tag.log)" >&2; exit 1; }
+  # (valgrind takes a second or two to start a server: up to 30 s)
+  wait_port "$port" 600 || { echo "$name under $tool did not start (see $tag.log)" >&2; exit 1; }
   # The generator runs in the background so that a signal to this script is handled at once.
   # shellcheck disable=SC2086
   taskset -c "$client_core" timeout 900 "$wslens" bench "ws://127.0.0.1:$port$path" \
@@ -316,7 +303,7 @@ for tool in $tools; do
       m1=$((m1 / rep_div))
       m2=$((m2 / rep_div))
     fi
-    for srv in "${servers[@]}"; do
+    for srv in "${echo_servers[@]}"; do
       IFS='|' read -r name path cmd <<<"$srv"
       [[ " $want_servers " == *" $name "* ]] || continue
       run "$tool" "$name" "$path" "$cmd" "$id" "$label" "$args" "$m1" 1

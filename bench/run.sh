@@ -25,18 +25,10 @@ client_core="${CLIENT_CORE:-1}"
 out="$root/target/bench"
 mkdir -p "$out"
 
-cargo build --release -p wslens-server --quiet
-(cd bench && cargo build --release --quiet)
-wslens="$root/target/release/wslens"
-peers="$root/bench/target/release"
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+build peers
 
-# name|command (the port is appended)
-servers=(
-  "wslens|$wslens serve --threads 1 --ping-interval 0 --port"
-  "tokio-tungstenite|$peers/echo_tungstenite"
-  "fastwebsockets|$peers/echo_fastwebsockets"
-  "tokio-websockets|$peers/echo_tokio_websockets"
-)
 passes="${PASSES:-closed fixed}"
 # label|bench arguments|fixed offered load (msg/s) for the second pass
 cases=(
@@ -48,12 +40,6 @@ cases=(
   "100 x 1 KiB text|--connections 100 --size 1024 --text|50000"
 )
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
-  return 1
-}
-
 results="$out/results.tsv"
 : >"$results"
 for pass in $passes; do
@@ -61,19 +47,15 @@ for c in "${cases[@]}"; do
   IFS='|' read -r label args rate <<<"$c"
   [ "$pass" = fixed ] && args="$args --rate $rate"
   for ((s = 1; s <= samples; s++)); do
-    for srv in "${servers[@]}"; do
-      name="${srv%%|*}"
-      cmd="${srv#*|}"
+    for srv in "${echo_servers[@]}"; do
+      IFS='|' read -r name path cmd <<<"$srv"
       port="$(free_port)"
+      # A simple command in the background: taskset execs the server, so $! is the server's
+      # own pid (its CPU time is read from /proc).
       # shellcheck disable=SC2086
-      # `exec` so that the pid is the server's own (its CPU time is read from /proc).
-      # shellcheck disable=SC2016,SC2086
-      sh -c 'echo $$ >"$0"; core=$1; shift; exec taskset -c "$core" "$@"' \
-        "$out/server.pid" "$server_core" $cmd "$port" >/dev/null 2>&1 &
-      wait_port "$port" || { echo "$name did not start"; kill "$!"; exit 1; }
-      pid="$(cat "$out/server.pid")"
-      path=/echo
-      [ "$name" = wslens ] || path=/
+      taskset -c "$server_core" $cmd "$port" >/dev/null 2>&1 &
+      pid=$!
+      wait_port "$port" || { echo "$name did not start"; kill "$pid"; exit 1; }
       # shellcheck disable=SC2086
       json="$(taskset -c "$client_core" "$wslens" bench "ws://127.0.0.1:$port$path" $args \
         --threads 1 --warmup 1s --duration "${seconds}s" --server-pid "$pid" --json || echo '{}')"
