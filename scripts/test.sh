@@ -65,7 +65,7 @@ cat target/autobahn-client.out
 [ "$server_status" = 0 ] && [ "$client_status" = 0 ]
 
 step "Autobahn|Testsuite fuzzingclient against the server over wss:// (TLS), sections 1-10"
-AUTOBAHN_TLS=1 bash tests/autobahn/run.sh '["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "8.*", "9.*", "10.*"]'
+AUTOBAHN_TLS=1 bash tests/autobahn/run.sh '["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "8.*", "9.*", "10.*"]' 301
 
 echo
 echo "all tests passed"

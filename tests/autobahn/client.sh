@@ -3,13 +3,15 @@
 # offering permessage-deflate: all 517 cases (sections 12 and 13 compressed), every case OK or
 # INFORMATIONAL in both `behavior` and `behaviorClose`.
 #
-#   bash tests/autobahn/client.sh [CASES]   # CASES: JSON list, default ["*"]
+#   bash tests/autobahn/client.sh [CASES EXPECTED]   # CASES: JSON list, default ["*"] (517 cases)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 . tests/autobahn/lib.sh
 
 cases="${1:-[\"*\"]}"
+expected="${2:-517}"  # how many cases CASES selects: the report must hold exactly that many
+if [ $# -eq 1 ]; then echo "client.sh: with CASES, give EXPECTED (the number of cases they select)"; exit 2; fi
 port="${AUTOBAHN_CLIENT_PORT:-$(free_port)}"
 report="$root/target/autobahn-client-report"
 install_autobahn
@@ -36,4 +38,4 @@ started=$SECONDS
 echo "the client ran the cases in $((SECONDS - started)) s"
 kill $fuzzingserver 2>/dev/null || true
 trap - EXIT
-check_report "$report/index.json" wslens
+check_report "$report/index.json" wslens "$expected"

@@ -35,11 +35,13 @@ run()
 " "$@"
 }
 
-# check_report INDEX_JSON AGENT: every case OK or INFORMATIONAL in behavior and behaviorClose.
+# check_report INDEX_JSON AGENT EXPECTED: exactly EXPECTED cases ran (517 for the whole suite),
+# each OK or INFORMATIONAL in behavior and behaviorClose.
 check_report() {
-  python3 - "$1" "$2" <<'PY'
+  python3 - "$1" "$2" "$3" <<'PY'
 import json, sys
 index = json.load(open(sys.argv[1]))
+expected = int(sys.argv[3])
 ok = {"OK", "INFORMATIONAL"}
 results = index[sys.argv[2]]
 bad = {case: (r["behavior"], r["behaviorClose"]) for case, r in results.items()
@@ -51,7 +53,9 @@ print("autobahn: %d cases, behavior %s" % (len(results), counts))
 for case in sorted(bad, key=lambda c: [int(x) for x in c.split(".")]):
     print("  FAILED %s: behavior=%s behaviorClose=%s" % (case, bad[case][0], bad[case][1]))
 print("%d passed, %d failed" % (len(results) - len(bad), len(bad)))
-sys.exit(1 if bad or not results else 0)
+if len(results) != expected:
+    print("  FAILED: %d cases ran, %d expected" % (len(results), expected))
+sys.exit(1 if bad or len(results) != expected else 0)
 PY
 }
 

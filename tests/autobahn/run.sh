@@ -3,8 +3,10 @@
 # and 13 (permessage-deflate, RFC 7692) included; every case must be OK or INFORMATIONAL in
 # both `behavior` and `behaviorClose` (NON-STRICT and UNIMPLEMENTED fail).
 #
-#   bash tests/autobahn/run.sh [CASES]      # CASES: JSON list, default ["*"]
-#   AUTOBAHN_TLS=1 bash tests/autobahn/run.sh [CASES]   # the same over wss:// (--tls-self-signed)
+#   bash tests/autobahn/run.sh [CASES EXPECTED]   # CASES: JSON list, default ["*"] (517 cases)
+#   AUTOBAHN_TLS=1 bash tests/autobahn/run.sh [CASES EXPECTED]   # the same over wss:// (--tls-self-signed)
+#
+# EXPECTED is how many cases CASES selects: the report must hold exactly that many results.
 #
 # Installs the suite (autobahntestsuite 0.8.2, Python 2.7 from pyenv) under target/ once.
 set -euo pipefail
@@ -12,6 +14,8 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 
 cases="${1:-[\"*\"]}"
+expected="${2:-517}"
+if [ $# -eq 1 ]; then echo "run.sh: with CASES, give EXPECTED (the number of cases they select)"; exit 2; fi
 report="$root/target/autobahn-report"
 scheme=ws
 tls_args=()
@@ -55,4 +59,4 @@ kill -TERM $server
 wait $server || { echo "server exited with an error"; exit 1; }
 trap - EXIT
 
-check_report "$report/index.json" wslens
+check_report "$report/index.json" wslens "$expected"
