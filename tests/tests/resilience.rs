@@ -39,7 +39,9 @@ fn a_thousand_concurrent_clients_echo_and_fds_return_to_baseline() {
 
 #[test]
 fn slowloris_is_dropped_at_the_handshake_timeout_while_others_are_served() {
-    let server = Server::start(&["--threads", "1", "--handshake-timeout", "1s"]);
+    let timeout = Duration::from_millis(1500);
+    let server = Server::start(&["--threads", "1", "--handshake-timeout", "1500ms"]);
+    let started = Instant::now();
     let mut slow: Vec<TcpStream> = (0..50)
         .map(|_| {
             let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
@@ -50,13 +52,34 @@ fn slowloris_is_dropped_at_the_handshake_timeout_while_others_are_served() {
     let mut c = server.connect("/echo");
     c.send_text("served");
     assert_eq!(c.recv().unwrap(), OwnedEvent::Text("served".into()));
-    std::thread::sleep(Duration::from_millis(1500));
+    // Before the timeout every slow client is still connected: a read finds nothing yet
+    // (not EOF, not a reset).
+    std::thread::sleep(timeout / 3);
     for s in slow.iter_mut() {
-        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s.set_nonblocking(true).unwrap();
         let mut b = [0u8; 16];
-        let n = std::io::Read::read(s, &mut b);
-        assert!(matches!(n, Ok(0)) || n.is_err(), "dropped: {n:?}");
+        match std::io::Read::read(s, &mut b) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            other => panic!("dropped before the handshake timeout: {other:?}"),
+        }
+        s.set_nonblocking(false).unwrap();
     }
+    assert!(started.elapsed() < timeout, "the early check came too late to mean anything");
+    // Then each is dropped: EOF or a reset, nothing else (a read timeout is a failure).
+    for s in slow.iter_mut() {
+        s.set_read_timeout(Some(timeout * 3)).unwrap();
+        let mut b = [0u8; 16];
+        match std::io::Read::read(s, &mut b) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("expected EOF or reset at the handshake timeout, got {other:?}"),
+        }
+    }
+    assert!(
+        started.elapsed() >= timeout,
+        "dropped after {:?}, before the {timeout:?} handshake timeout",
+        started.elapsed()
+    );
     // The normal client is still open.
     c.send_text("still");
     assert_eq!(c.recv().unwrap(), OwnedEvent::Text("still".into()));
