@@ -28,10 +28,15 @@ pub fn temp_dir(what: &str) -> PathBuf {
     dir
 }
 
-/// Makes a self-signed certificate (a new key each call).
+/// Makes a self-signed certificate for localhost and 127.0.0.1 (a new key each call).
 pub fn cert() -> Cert {
-    let made = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
-        .expect("rcgen");
+    cert_for(&["localhost", "127.0.0.1"])
+}
+
+/// Makes a self-signed certificate for exactly `names` (a new key each call).
+pub fn cert_for(names: &[&str]) -> Cert {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let made = rcgen::generate_simple_self_signed(names).expect("rcgen");
     let dir = temp_dir("cert");
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");

@@ -115,15 +115,24 @@ fn wslens_send_over_wss_with_ca_with_insecure_and_refused_without() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("not trusted"));
 
-    // The certificate names 127.0.0.1 and localhost, not other addresses.
+    // A certificate the client trusts but made out for another name: refused for the name.
+    let other_name = wslens_e2e::tls::cert_for(&["wslens-other.invalid"]);
+    let other_port = free_port();
+    let args = other_name.serve_args(other_port);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let _other_server = Server::start(&args);
     let out = run(&[
         "send",
-        &url.replace("127.0.0.1", "127.0.0.2"),
+        &format!("wss://127.0.0.1:{other_port}/echo"),
         "--ca",
-        &ca,
+        &other_name.cert.display().to_string(),
         "x",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("not trusted"), "{err}");
+    assert!(err.contains("NotValidForName"), "not a name mismatch: {err}");
+    assert!(out.stdout.is_empty());
 }
 
 #[test]
