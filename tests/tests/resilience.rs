@@ -64,7 +64,10 @@ fn slowloris_is_dropped_at_the_handshake_timeout_while_others_are_served() {
         }
         s.set_nonblocking(false).unwrap();
     }
-    assert!(started.elapsed() < timeout, "the early check came too late to mean anything");
+    assert!(
+        started.elapsed() < timeout,
+        "the early check came too late to mean anything"
+    );
     // Then each is dropped: EOF or a reset, nothing else (a read timeout is a failure).
     for s in slow.iter_mut() {
         s.set_read_timeout(Some(timeout * 3)).unwrap();

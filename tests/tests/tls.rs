@@ -131,7 +131,10 @@ fn wslens_send_over_wss_with_ca_with_insecure_and_refused_without() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(err.contains("not trusted"), "{err}");
-    assert!(err.contains("NotValidForName"), "not a name mismatch: {err}");
+    assert!(
+        err.contains("NotValidForName"),
+        "not a name mismatch: {err}"
+    );
     assert!(out.stdout.is_empty());
 }
 
