@@ -218,6 +218,9 @@ pub struct Client {
     stream: TcpStream,
     conn: Connection,
     pending: Vec<OwnedEvent>,
+    /// Write nothing the protocol queues by itself (pongs, close replies): a peer that
+    /// reads but never answers.
+    silent: bool,
 }
 
 fn mask_source() -> impl FnMut() -> [u8; 4] + Send + 'static {
@@ -253,6 +256,7 @@ impl Client {
             stream,
             conn,
             pending: Vec::new(),
+            silent: false,
         };
         client.flush();
         loop {
@@ -269,7 +273,15 @@ impl Client {
 
     fn flush(&mut self) {
         let out = self.conn.take_output();
-        let _ = self.stream.write_all(&out);
+        if !self.silent {
+            let _ = self.stream.write_all(&out);
+        }
+    }
+
+    /// From now on, answer nothing: pongs and close replies are dropped unsent (for tests
+    /// of a peer that ignores pings or never completes the closing handshake).
+    pub fn go_silent(&mut self) {
+        self.silent = true;
     }
 
     fn read_more(&mut self) -> Result<(), Error> {
