@@ -122,7 +122,7 @@ fn stalled_broadcast_receivers_are_closed_with_1008_and_memory_stays_bounded() {
 
 #[test]
 fn with_drop_on_backpressure_stalled_receivers_miss_messages_but_stay_open() {
-    let (server, _clients, growth) = run(&["--drop-on-backpressure"]);
+    let (server, mut clients, growth) = run(&["--drop-on-backpressure"]);
     assert!(
         growth < BOUND_KIB,
         "server RSS grew by {growth} KiB for {STALLED} stalled receivers"
@@ -133,4 +133,45 @@ fn with_drop_on_backpressure_stalled_receivers_miss_messages_but_stay_open() {
         server.metric("wslens_open_websockets"),
         (STALLED + READING + 1) as u64
     );
+    // What a stalled receiver finds when it reads at last: whole messages with increasing
+    // indices and gaps where frames were dropped, and no close.
+    for (s, c) in clients.iter_mut().take(STALLED).enumerate() {
+        c.stream()
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut indices = Vec::new();
+        loop {
+            match c.recv() {
+                Ok(OwnedEvent::Binary(b)) => {
+                    let i = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
+                    assert_eq!(b, message(i), "stalled receiver {s}: message {i} not whole");
+                    if let Some(&last) = indices.last() {
+                        assert!(i > last, "stalled receiver {s}: {i} after {last}");
+                    }
+                    indices.push(i);
+                }
+                Ok(other) => panic!("stalled receiver {s}: {other:?}"),
+                Err(_) => break, // drained: nothing more within the read timeout
+            }
+        }
+        assert!(!indices.is_empty(), "stalled receiver {s} got nothing");
+        assert!(
+            indices.len() < MESSAGES,
+            "stalled receiver {s} got all {} messages: nothing was dropped",
+            indices.len()
+        );
+        c.stream()
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+    }
+    // Now that they read, the next message reaches every one of them.
+    let last = message(MESSAGES);
+    clients.last_mut().unwrap().send_binary(&last);
+    for (s, c) in clients.iter_mut().take(STALLED).enumerate() {
+        assert_eq!(
+            c.recv().unwrap(),
+            OwnedEvent::Binary(last.clone()),
+            "stalled receiver {s}"
+        );
+    }
 }
