@@ -43,7 +43,7 @@ fn broadcast_bench_counts_every_delivery_with_stalled_receivers() {
         "{deliveries} deliveries for {messages} messages: {json}"
     );
     assert!(json_number(&json, "p50") > 0.0 && json_number(&json, "deliveries_per_s") > 0.0);
-    assert!(json_number(&json, "server_cpu") >= 0.0, "{json}");
+    assert!(json_number(&json, "server_cpu") > 0.0, "{json}");
 }
 
 #[test]

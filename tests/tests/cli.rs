@@ -293,7 +293,7 @@ fn bench_checks_every_echo_and_reports_json() {
             "--size",
             "64",
             "--rate",
-            "400",
+            "2000",
             "--duration",
             "1s",
             "--warmup",
@@ -309,14 +309,14 @@ fn bench_checks_every_echo_and_reports_json() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json = text(&out.stdout);
     let field = |name: &str| json_number(&json, name);
-    assert_eq!(field("rate"), 400.0, "{json}");
+    assert_eq!(field("rate"), 2000.0, "{json}");
     assert!(field("messages") > 0.0, "{json}");
     assert!(
-        field("messages") <= 400.0 * field("seconds") + 1.0,
+        field("messages") <= 2000.0 * field("seconds") + 1.0,
         "{json}"
     );
     assert_eq!(field("mismatches"), 0.0, "{json}");
-    assert!(field("server_cpu") >= 0.0, "{json}");
+    assert!(field("server_cpu") > 0.0, "{json}");
     for bad in ["--rate=0", "--rate=-5", "--rate=fast"] {
         let out = run(&["bench", &url, bad], None);
         assert_eq!(out.status.code(), Some(2), "{bad}");
