@@ -105,12 +105,31 @@ fn a_room_of_three_sees_each_others_messages() {
         };
         assert!(t.contains(r#""event":"leave""#), "{t}");
     }
-    // Another room hears nothing of this one.
+    // Another room hears nothing of this one, and this one nothing of it.
     let mut other = server.connect("/chat/elsewhere");
     let OwnedEvent::Text(t) = other.recv().unwrap() else {
         panic!()
     };
-    assert!(t.contains("elsewhere"));
+    assert!(t.contains("elsewhere") && t.contains(r#""event":"join""#), "{t}");
+    clients[1].send_text("only for e2e");
+    for c in clients[1..].iter_mut() {
+        assert_eq!(c.recv().unwrap(), OwnedEvent::Text("only for e2e".into()));
+    }
+    other.send_text("only for elsewhere");
+    assert_eq!(
+        other.recv().unwrap(),
+        OwnedEvent::Text("only for elsewhere".into())
+    );
+    // A marker sent after both: had either message crossed rooms, it would come first.
+    clients[2].send_text("marker");
+    for c in clients[1..].iter_mut() {
+        assert_eq!(c.recv().unwrap(), OwnedEvent::Text("marker".into()));
+    }
+    other.send_text("marker elsewhere");
+    assert_eq!(
+        other.recv().unwrap(),
+        OwnedEvent::Text("marker elsewhere".into())
+    );
 }
 
 #[test]
