@@ -24,6 +24,31 @@ fn serves_the_page_metrics_and_health() {
 }
 
 #[test]
+fn static_paths_with_backslashes_or_nul_are_refused_even_when_such_a_file_exists() {
+    let root = wslens_e2e::tls::temp_dir("www");
+    std::fs::write(root.join("index.html"), "home").unwrap();
+    // Legal on Linux: a file whose name holds a backslash.
+    std::fs::write(root.join("a\\b.txt"), "backslash").unwrap();
+    std::fs::create_dir(root.join("sub")).unwrap();
+    std::fs::write(root.join("sub").join("f.txt"), "in sub").unwrap();
+    let www = root.display().to_string();
+    let server = Server::start(&["--threads", "1", "--www", &www]);
+    assert_eq!(server.get("/index.html").0, 200);
+    assert_eq!(server.get("/sub/f.txt").0, 200);
+    for refused in [
+        "/a%5cb.txt",
+        "/a%5Cb.txt",
+        "/sub%5cf.txt",
+        "/index.html%00",
+        "/index.html%00.png",
+        "/sub/%2e%2e/%2e%2e/Cargo.toml",
+        "/%2e%2e%5cCargo.toml",
+    ] {
+        assert_eq!(server.get(refused).0, 404, "{refused}");
+    }
+}
+
+#[test]
 fn bad_handshakes_get_the_right_status_and_the_server_stays_up() {
     let server = Server::start(&["--threads", "1"]);
     let good = "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
