@@ -91,13 +91,49 @@ fn recycle_refuses_a_busy_connection_and_leaves_it_alone() {
 
 #[test]
 fn recycle_keeps_small_buffers_and_drops_big_ones() {
+    // Small: a 1 KiB echo leaves buffers that recycle keeps, so the next one allocates nothing.
+    let mut conn = server();
+    let small = vec![3u8; 1024];
+    feed(
+        &mut conn,
+        &client_frame(false, OpCode::Binary, &small[..512]),
+    );
+    feed(
+        &mut conn,
+        &client_frame(true, OpCode::Continuation, &small[512..]),
+    );
+    conn.send_binary(&small).unwrap();
+    conn.consume_output(conn.pending_output().len());
+    let kept = conn.buffer_capacity();
+    assert!(
+        kept >= 1024,
+        "the small message left {kept} bytes of buffers"
+    );
+    assert!(conn.recycle());
+    assert_eq!(conn.buffer_capacity(), kept, "small buffers are kept");
+
+    // Big: buffers past RECYCLE_KEEP are given back.
     let mut conn = server();
     let big = vec![7u8; 4 * Connection::RECYCLE_KEEP];
-    feed(&mut conn, &client_frame(true, OpCode::Binary, &big));
+    feed(&mut conn, &client_frame(false, OpCode::Binary, &big[..100]));
+    feed(
+        &mut conn,
+        &client_frame(true, OpCode::Continuation, &big[100..]),
+    );
     conn.send_binary(&big).unwrap();
     conn.consume_output(conn.pending_output().len());
+    let before = conn.buffer_capacity();
+    assert!(
+        before >= 2 * big.len(),
+        "reassembly and output both held the message: {before}"
+    );
     assert!(conn.recycle());
-    // A big buffer was given back; the next small echo still works.
+    let after = conn.buffer_capacity();
+    assert!(
+        after <= 3 * Connection::RECYCLE_KEEP,
+        "big buffers were kept: {after} bytes (was {before})"
+    );
+    // The next small echo still works.
     conn.send_binary(b"x").unwrap();
     assert_eq!(conn.take_output(), server_frame(true, OpCode::Binary, b"x"));
 }

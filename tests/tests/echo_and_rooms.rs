@@ -110,7 +110,10 @@ fn a_room_of_three_sees_each_others_messages() {
     let OwnedEvent::Text(t) = other.recv().unwrap() else {
         panic!()
     };
-    assert!(t.contains("elsewhere") && t.contains(r#""event":"join""#), "{t}");
+    assert!(
+        t.contains("elsewhere") && t.contains(r#""event":"join""#),
+        "{t}"
+    );
     clients[1].send_text("only for e2e");
     for c in clients[1..].iter_mut() {
         assert_eq!(c.recv().unwrap(), OwnedEvent::Text("only for e2e".into()));

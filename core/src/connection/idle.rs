@@ -83,6 +83,13 @@ impl<T: Tracer> Connection<T> {
 }
 
 impl<T: Tracer> Connection<T> {
+    /// Bytes of buffer capacity the connection holds (output, message reassembly, control
+    /// frames): what an idle connection costs beyond its fixed size, and what
+    /// [`Connection::recycle`] and [`Connection::shrink_buffers`] bound.
+    pub fn buffer_capacity(&self) -> usize {
+        self.out.output.capacity() + self.buffer.capacity() + self.control.capacity()
+    }
+
     /// Makes an idle connection (see [`Connection::is_idle`]) as good as new: stream offsets
     /// start again at 0 and buffers keep at most [`Connection::RECYCLE_KEEP`] bytes of
     /// capacity each (so a pool of recycled connections is small, and reusing one for a
