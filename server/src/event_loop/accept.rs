@@ -102,7 +102,7 @@ impl EventLoop {
         });
         Metrics::inc(&metrics.open_connections);
         debug!(conn = id, %peer, "accepted");
-        self.schedule(key, now + ms(self.shared.config.handshake_timeout));
+        self.schedule(key, now + self.timeouts.handshake);
         if over_limit {
             Metrics::inc(&self.shared.metrics.rejected_connections);
             self.respond(key, reject_response(503, "too many connections"));

@@ -12,6 +12,7 @@
 
 mod accept;
 mod conn;
+mod deadline;
 mod http;
 mod rooms;
 mod timers;
@@ -81,6 +82,8 @@ pub(crate) struct EventLoop {
     epoch: Instant,
     /// The path of a connection still reading its request head.
     no_path: Arc<str>,
+    /// The server's timeouts, in loop milliseconds.
+    timeouts: deadline::Timeouts,
 }
 
 impl EventLoop {
@@ -91,6 +94,7 @@ impl EventLoop {
         // `EventLoop::drop` deletes them from the poller before the loop's references go away.
         unsafe { listeners.register(&poller)? };
         let config = shared.config.connection_config();
+        let timeouts = deadline::Timeouts::new(&shared.config);
         Ok(EventLoop {
             id,
             shared,
@@ -111,6 +115,7 @@ impl EventLoop {
             shutdown_deadline: None,
             epoch: Instant::now(),
             no_path: Arc::from(""),
+            timeouts,
         })
     }
 

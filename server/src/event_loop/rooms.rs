@@ -16,9 +16,8 @@ impl EventLoop {
     /// Queues a shared frame on each open connection of `to`; a receiver past its
     /// backpressure cap misses it (`--drop-on-backpressure`) or is closed with 1008.
     pub(super) fn deliver(&mut self, frame: &Arc<[u8]>, to: &[(usize, u64)], now: Ms) {
-        let config = &self.shared.config;
-        let metrics = &self.shared.metrics;
-        let close_timeout = ms(config.close_timeout);
+        let shared = self.shared.clone();
+        let (config, metrics) = (&shared.config, &shared.metrics);
         for &(key, id) in to {
             let Some(conn) = self.conns.get_mut(key) else {
                 continue;
@@ -36,20 +35,7 @@ impl EventLoop {
             if backlog + frame.len() > config.max_backpressure {
                 Metrics::inc(&metrics.backpressure_events);
                 if !config.drop_on_backpressure {
-                    let _ = self
-                        .spares
-                        .proto(ws)
-                        .close(CloseCode::POLICY_VIOLATION, "receiver too slow");
-                    conn.closing_since = Since(now);
-                    if now + close_timeout < conn.timer_at {
-                        conn.timer_at = now + close_timeout;
-                        self.timers
-                            .push(Reverse((conn.timer_at, key as u32, id as u32)));
-                    }
-                    if !conn.dirty {
-                        conn.dirty = true;
-                        self.dirty.push(key);
-                    }
+                    self.begin_close(key, CloseCode::POLICY_VIOLATION, "receiver too slow", now);
                 }
                 continue;
             }

@@ -1,5 +1,6 @@
 //! The deadline heap: handshake, keepalive, close and shutdown timeouts.
 
+use super::deadline::{self, Due, Stage, Times};
 use super::*;
 
 impl EventLoop {
@@ -44,84 +45,78 @@ impl EventLoop {
         self.run_actions(now);
     }
 
-    /// Applies the connection's timeouts; returns when to look again.
+    /// Applies the connection's timeouts (the policy is [`deadline::due`]); returns when to
+    /// look again.
     pub(super) fn check_deadlines(&mut self, key: usize, now: Ms) -> Option<Ms> {
-        let config = self.shared.config.clone();
-        let close_timeout = ms(config.close_timeout);
+        let to = self.timeouts;
         let conn = self.conns.get_mut(key)?;
-        let handshake_end = conn.created + ms(config.handshake_timeout);
-        match &mut conn.phase {
-            Phase::Respond if conn.closing_since.is_some() => {
-                let end = conn.closing_since.get().map_or(now, |t| t + close_timeout);
-                if now >= end {
-                    self.finish(key, CloseCode::NO_STATUS);
-                    return None;
-                }
-                Some(end)
-            }
-            Phase::Head(_) | Phase::Respond => {
-                if now >= handshake_end {
-                    debug!(conn = conn.info.id, "handshake timeout");
-                    Metrics::inc(&self.shared.metrics.handshakes_failed);
-                    self.finish(key, CloseCode::ABNORMAL);
-                    return None;
-                }
-                Some(handshake_end)
-            }
+        let stage = match &conn.phase {
+            Phase::Respond if conn.closing_since.is_some() => Stage::Lingering {
+                since: conn.closing_since.get().unwrap_or(now),
+            },
+            Phase::Head(_) | Phase::Respond => Stage::Handshake,
             Phase::Ws(ws) => {
-                if let Some(since) = conn
+                let closing = conn
                     .closing_since
                     .get()
-                    .or((ws.state() == State::Closing).then_some(now))
-                {
-                    conn.closing_since = Since(since);
-                    let end = since + close_timeout;
-                    if now >= end {
-                        self.finish(key, CloseCode::ABNORMAL);
-                        return None;
+                    .or((ws.state() == State::Closing).then_some(now));
+                match closing {
+                    Some(since) => {
+                        conn.closing_since = Since(since);
+                        Stage::Closing { since }
                     }
-                    return Some(end);
+                    None => Stage::Open,
                 }
-                let mut next = now + 3_600_000;
-                if let Some(idle) = config.idle_timeout.map(ms) {
-                    let end = conn.last_message + idle;
-                    if now >= end {
-                        let _ = self
-                            .spares
-                            .proto(ws)
-                            .close(CloseCode::GOING_AWAY, "idle timeout");
-                        conn.closing_since = Since(now);
-                        self.flush(key, now);
-                        return Some(now + close_timeout);
-                    }
-                    next = next.min(end);
+            }
+        };
+        let times = Times {
+            created: conn.created,
+            last_read: conn.last_read,
+            last_message: conn.last_message,
+            ping_sent: conn.ping_sent.get(),
+        };
+        match deadline::due(stage, times, to, now) {
+            Due::At(next) => Some(next),
+            Due::Drop(code) => {
+                if stage == Stage::Handshake {
+                    debug!(conn = conn.info.id, "handshake timeout");
+                    Metrics::inc(&self.shared.metrics.handshakes_failed);
                 }
-                if let Some(interval) = config.ping_interval.map(ms) {
-                    let ping_timeout = ms(config.ping_timeout);
-                    match conn.ping_sent.get() {
-                        Some(sent) if now >= sent + ping_timeout => {
-                            debug!(conn = conn.info.id, "no pong: closing");
-                            let _ = self
-                                .spares
-                                .proto(ws)
-                                .close(CloseCode::GOING_AWAY, "ping timeout");
-                            conn.closing_since = Since(now);
-                            self.flush(key, now);
-                            return Some(now + close_timeout);
-                        }
-                        Some(sent) => next = next.min(sent + ping_timeout),
-                        None if now >= conn.last_read + interval => {
-                            let _ = self.spares.proto(ws).ping(b"wslens");
-                            conn.ping_sent = Since(now);
-                            next = next.min(now + ping_timeout);
-                            self.flush(key, now);
-                        }
-                        None => next = next.min(conn.last_read + interval),
-                    }
+                self.finish(key, code);
+                None
+            }
+            Due::Close(code, reason) => {
+                debug!(conn = conn.info.id, reason, "closing");
+                self.begin_close(key, code, reason, now);
+                Some(now + to.close)
+            }
+            Due::Ping { next } => {
+                if let Phase::Ws(ws) = &mut conn.phase {
+                    let _ = self.spares.proto(ws).ping(b"wslens");
                 }
+                conn.ping_sent = Since(now);
+                self.flush(key, now);
                 Some(next)
             }
         }
+    }
+
+    /// Begins the closing handshake of an open WebSocket (RFC 6455 §7.1.2): queues our close
+    /// frame, starts the close timeout, and flushes at the end of this loop iteration.
+    pub(super) fn begin_close(&mut self, key: usize, code: CloseCode, reason: &str, now: Ms) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Phase::Ws(ws) = &mut conn.phase else {
+            return;
+        };
+        let _ = self.spares.proto(ws).close(code, reason);
+        conn.closing_since = Since(now);
+        if !conn.dirty {
+            conn.dirty = true;
+            self.dirty.push(key);
+        }
+        self.schedule(key, now + self.timeouts.close);
     }
 
     // ---- Shutdown and teardown ----------------------------------------------------------
@@ -134,22 +129,15 @@ impl EventLoop {
         );
         self.listeners.deregister(&self.poller);
         self.accepting = false;
-        self.shutdown_deadline = Some(now + ms(self.shared.config.shutdown_timeout));
+        self.shutdown_deadline = Some(now + self.timeouts.shutdown);
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
         for key in keys {
-            let Some(conn) = self.conns.get_mut(key) else {
-                continue;
-            };
-            match &mut conn.phase {
-                Phase::Ws(ws) => {
-                    let _ = self
-                        .spares
-                        .proto(ws)
-                        .close(CloseCode::GOING_AWAY, "server shutting down");
-                    conn.closing_since = Since(now);
-                    self.flush(key, now);
+            match self.conns.get(key).map(|c| matches!(c.phase, Phase::Ws(_))) {
+                Some(true) => {
+                    self.begin_close(key, CloseCode::GOING_AWAY, "server shutting down", now)
                 }
-                _ => self.finish(key, CloseCode::ABNORMAL),
+                Some(false) => self.finish(key, CloseCode::ABNORMAL),
+                None => {}
             }
         }
     }

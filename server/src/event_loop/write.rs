@@ -58,7 +58,7 @@ impl EventLoop {
                 self.poller
                     .modify_with_mode(&conn.stream, Event::readable(key), PollMode::Level);
             conn.interest = (true, false);
-            self.schedule(key, now + ms(self.shared.config.close_timeout));
+            self.schedule(key, now + self.timeouts.close);
             return;
         }
         let done = pending == 0
