@@ -73,9 +73,7 @@ impl<T: Tracer> Connection<T> {
             })
         ) && self.out.state == State::Connecting
     }
-}
 
-impl<T: Tracer> Connection<T> {
     pub(super) fn read_handshake(&mut self, input: &[u8]) -> Result<(usize, Option<Ready>), Error> {
         if self.awaiting_decision() {
             return Err(Error::InvalidState("call accept() or reject() first"));
@@ -114,9 +112,7 @@ impl<T: Tracer> Connection<T> {
             }
         }
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// Server role: accepts the request delivered in [`Event::Request`], queuing the 101
     /// response (RFC 6455 §4.2.2). The connection is then [`State::Open`].
     pub fn accept(&mut self, options: &AcceptOptions<'_>) -> Result<(), Error> {
@@ -159,9 +155,7 @@ impl<T: Tracer> Connection<T> {
             )),
         }
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// Server role: refuses the handshake with an HTTP `status` and a plain-text `body` saying
     /// why (§4.2.2). The connection is then [`State::Closed`].
     pub fn reject(&mut self, status: u16, body: &str) -> Result<(), Error> {

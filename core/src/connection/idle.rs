@@ -31,9 +31,7 @@ impl<T: Tracer> Connection<T> {
             }
         }
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// Whether the connection holds nothing that depends on the bytes seen so far: open,
     /// between frames, no message half received, no fragmented message half sent, no output
     /// waiting, no handshake in progress.
@@ -58,9 +56,7 @@ impl<T: Tracer> Connection<T> {
             && !self.utf8.is_incomplete()
             && self.deflate_as_configured()
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// Whether the deflate state is what [`Config::deflate`] gives a new connection.
     pub(super) fn deflate_as_configured(&self) -> bool {
         #[cfg(feature = "deflate")]
@@ -80,9 +76,7 @@ impl<T: Tracer> Connection<T> {
             self.out.pmd.is_none()
         }
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// Bytes of buffer capacity the connection holds (output, message reassembly, control
     /// frames): what an idle connection costs beyond its fixed size, and what
     /// [`Connection::recycle`] and [`Connection::shrink_buffers`] bound.

@@ -270,51 +270,37 @@ impl<T: Tracer> Connection<T> {
     pub const fn role(&self) -> Role {
         self.out.role
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// The state (RFC 6455 §4, §7).
     pub const fn state(&self) -> State {
         self.out.state
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// The configuration.
     pub const fn config(&self) -> &Config {
         &self.config
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// The tracer.
     pub fn tracer(&self) -> &T {
         &self.tracer
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// The tracer, mutably (e.g. to take what it recorded).
     pub fn tracer_mut(&mut self) -> &mut T {
         &mut self.tracer
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// The frame decoder (read-only; for step-through displays).
     pub const fn decoder(&self) -> &FrameDecoder {
         &self.decoder
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// The permessage-deflate parameters in force (RFC 7692), if it was agreed.
     pub fn deflate_params(&self) -> Option<&DeflateParams> {
         self.out.pmd.as_ref().map(|p| &p.params)
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// Turns permessage-deflate on with the agreed `params` (RFC 7692): RSV1 is accepted on
     /// the first frame of a data message and means "compressed"; messages sent from now on
     /// are compressed (control frames never are). The handshake calls this itself when it
@@ -333,48 +319,36 @@ impl<T: Tracer> Connection<T> {
             wire_len: 0,
         }));
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// The sending half: everything that queues output. [`Connection::read_with`] lends it
     /// to the callback together with the event, so a message can be answered while it is
     /// still borrowed.
     pub fn sender(&mut self) -> &mut Sender {
         &mut self.out
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// Sends a text message, fragmented per [`Config::fragment_size`].
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
         self.out
             .send(OpCode::Text, text.as_bytes(), self.config.fragment_size)
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// Sends a binary message, fragmented per [`Config::fragment_size`].
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
         self.out
             .send(OpCode::Binary, data, self.config.fragment_size)
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// See [`Sender::send`].
     pub fn send(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
         self.out.send(opcode, payload, self.config.fragment_size)
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// See [`Sender::send_frame`].
     pub fn send_frame(&mut self, opcode: OpCode, payload: &[u8], fin: bool) -> Result<(), Error> {
         self.out.send_frame(opcode, payload, fin)
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// See [`Sender::send_direct`] (one frame, whatever [`Config::fragment_size`] says).
     pub fn send_direct(
         &mut self,
@@ -384,58 +358,42 @@ impl<T: Tracer> Connection<T> {
     ) -> Result<(), Error> {
         self.out.send_direct(opcode, payload, write)
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// See [`Sender::ping`].
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
         self.out.ping(payload)
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// See [`Sender::pong`].
     pub fn pong(&mut self, payload: &[u8]) -> Result<(), Error> {
         self.out.pong(payload)
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// See [`Sender::close`].
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.out.close(code, reason)
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// See [`Sender::pending_output`].
     pub fn pending_output(&self) -> &[u8] {
         self.out.pending_output()
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// See [`Sender::has_output`].
     pub fn has_output(&self) -> bool {
         self.out.has_output()
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// See [`Sender::consume_output`].
     pub fn consume_output(&mut self, n: usize) {
         self.out.consume_output(n)
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// See [`Sender::take_output`].
     pub fn take_output(&mut self) -> Vec<u8> {
         self.out.take_output()
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// Whether the transport should now be closed: the connection is closed and everything
     /// queued has been written (§7.1.1: the server closes the TCP connection first).
     pub fn should_close_transport(&self) -> bool {

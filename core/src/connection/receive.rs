@@ -23,9 +23,7 @@ impl<T: Tracer> Connection<T> {
         let (used, ready) = self.next(input)?;
         Ok((used, ready.map(|(event, _)| event)))
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// Like [`Connection::read`], but hands the event to `f` together with the [`Sender`], so
     /// the message can be answered (echoed, say) while it is still borrowed, without a copy.
     /// Returns the bytes consumed and what `f` returned, if an event was ready.
@@ -37,9 +35,7 @@ impl<T: Tracer> Connection<T> {
         let (used, ready) = self.next(input)?;
         Ok((used, ready.map(|(event, sender)| f(event, sender))))
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// The next event and, borrowed alongside it, the sending half.
     pub(super) fn next<'a>(
         &'a mut self,
@@ -64,9 +60,7 @@ impl<T: Tracer> Connection<T> {
             Err(index) => Err(fail_invalid_text(out, tracer, ready, index, end_offset)),
         }
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// Runs the state machine over `input` until an event is ready or the input is used up.
     #[inline]
     pub(super) fn advance(&mut self, input: &mut [u8]) -> Result<(usize, Option<Ready>), Error> {
@@ -101,9 +95,7 @@ impl<T: Tracer> Connection<T> {
             }
         }
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// Convenience over [`Connection::read`]: feeds all of `input` and appends owned events to
     /// `events`. On error, the events before it are in `events`.
     pub fn receive(&mut self, input: &[u8], events: &mut Vec<OwnedEvent>) -> Result<(), Error> {
@@ -124,9 +116,7 @@ impl<T: Tracer> Connection<T> {
         }
         Ok(())
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// The transport reached end-of-file (§7.1.5). Returns `Some(1006)` if the connection
     /// was not closed cleanly, and moves to [`State::Closed`].
     pub fn receive_eof(&mut self) -> Option<CloseCode> {
@@ -134,9 +124,7 @@ impl<T: Tracer> Connection<T> {
         self.out.state = State::Closed;
         (!clean).then_some(CloseCode::ABNORMAL)
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// Validates a frame header against the message in progress (§5.4) and the limits.
     #[inline]
     pub(super) fn on_header(&mut self, header: FrameHeader) -> Result<(), Error> {
@@ -191,9 +179,7 @@ impl<T: Tracer> Connection<T> {
         }
         Ok(())
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// RSV bits on a continuation frame: RSV1 with permessage-deflate in force is the
     /// compression bit out of place (RFC 7692 §6.1).
     pub(super) fn rsv_error(&self, rsv: u8) -> ProtocolError {
@@ -203,9 +189,7 @@ impl<T: Tracer> Connection<T> {
             ProtocolError::ReservedBitsSet
         }
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// Handles a run of (unmasked) payload bytes, `chunk`, which sits at `input[start..]`.
     #[inline]
     pub(super) fn on_payload(
@@ -300,9 +284,7 @@ impl<T: Tracer> Connection<T> {
         self.buffer.extend_from_slice(chunk);
         Ok(fin.then_some(Ready::Message(kind)))
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// A run of a compressed message's payload (RFC 7692 §7.2.2): inflated into the
     /// reassembly buffer (or, delivering fragments, into it as a scratch buffer lent to the
     /// event), never past the message size limit; at the message's end `00 00 ff ff` is
@@ -385,9 +367,7 @@ impl<T: Tracer> Connection<T> {
         let at = self.decoder.frame_start();
         Err(self.fail_at(ProtocolError::InvalidCompressedData, at))
     }
-}
 
-impl<T: Tracer> Connection<T> {
     /// The peer's close frame arrived (and was valid): reply unless we already sent ours.
     pub(super) fn on_close_received(&mut self, whole: Option<&[u8]>) {
         if self.out.state == State::Open {
@@ -399,16 +379,12 @@ impl<T: Tracer> Connection<T> {
         }
         self.out.state = State::Closed;
     }
-}
 
-impl<T: Tracer> Connection<T> {
     pub(super) fn fail_at(&mut self, kind: ProtocolError, offset: u64) -> Error {
         self.tracer.error(offset, kind);
         self.out.fail(Error::Protocol { kind, offset })
     }
-}
 
-impl<T: Tracer> Connection<T> {
     pub(super) fn fail(&mut self, error: Error) -> Error {
         self.out.fail(error)
     }
