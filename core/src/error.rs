@@ -147,6 +147,9 @@ pub enum Error {
     InvalidState(&'static str),
     /// The application passed an argument the protocol forbids (e.g. a 126-byte ping).
     InvalidInput(&'static str),
+    /// Our own permessage-deflate compressor failed (RFC 7692 §7.2.1): the message was not
+    /// sent, and nothing of it was queued. The connection itself is unharmed.
+    Compression(&'static str),
 }
 
 impl Error {
@@ -167,6 +170,7 @@ impl fmt::Display for Error {
             Error::SendAfterClose => f.write_str("cannot send: the close handshake has started"),
             Error::InvalidState(s) => write!(f, "invalid state: {s}"),
             Error::InvalidInput(s) => write!(f, "invalid input: {s}"),
+            Error::Compression(s) => write!(f, "permessage-deflate: {s}"),
         }
     }
 }
@@ -175,3 +179,18 @@ impl fmt::Display for Error {
 impl std::error::Error for ProtocolError {}
 #[cfg(feature = "std")]
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn a_compressor_failure_is_its_own_error_with_no_close_code() {
+        // The peer did nothing wrong: no close code goes with it (unlike a protocol error).
+        let e = Error::Compression("the compressor failed");
+        assert_eq!(e.close_code(), None);
+        assert_eq!(e.to_string(), "permessage-deflate: the compressor failed");
+        assert_ne!(e, Error::InvalidState("the compressor failed"));
+    }
+}

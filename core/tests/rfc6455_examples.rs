@@ -201,6 +201,14 @@ fn outgoing_messages_are_fragmented_at_the_configured_size() {
     s.send_text("Hello").unwrap();
     // RFC 6455 §5.7's fragmented "Hel" + "lo", exactly.
     assert_eq!(s.take_output(), FRAGMENTED_HEL_LO);
+    // One name, one meaning: the Sender (what handlers get) fragments the same way, and
+    // `send` with an opcode is the same message again; `send_frame` is the one-frame primitive.
+    s.sender().send_text("Hello").unwrap();
+    assert_eq!(s.take_output(), FRAGMENTED_HEL_LO);
+    s.sender().send(wslens::OpCode::Text, b"Hello").unwrap();
+    assert_eq!(s.take_output(), FRAGMENTED_HEL_LO);
+    s.send_frame(wslens::OpCode::Text, b"Hello", true).unwrap();
+    assert_eq!(s.take_output(), [0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
     s.send_binary(&[1, 2, 3]).unwrap();
     assert_eq!(
         s.take_output(),

@@ -12,7 +12,7 @@ use wslens::{Connection, Error, OpCode};
 /// What `send` would have put on the wire for this message.
 fn sent_by_send(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
     let mut conn = server();
-    conn.sender().send(opcode, payload, None).unwrap();
+    conn.sender().send(opcode, payload).unwrap();
     conn.take_output()
 }
 

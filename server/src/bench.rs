@@ -529,7 +529,7 @@ fn drive(
                             let ok = data == payload;
                             // Closed loop: one message out for each echo in.
                             if closed_loop {
-                                let _ = sender.send(opcode, payload, None);
+                                let _ = sender.send(opcode, payload);
                             }
                             Some(ok)
                         })

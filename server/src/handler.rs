@@ -150,7 +150,7 @@ impl Ctx<'_> {
                     n
                 })
             }
-            _ => self.sender.send(op, bytes, None),
+            _ => self.sender.send(op, bytes),
         };
         // Refused only after a close was sent, when there is nothing useful to do.
         if result.is_ok() {

@@ -17,6 +17,66 @@
 //! convenience). What it has to send — handshake responses, frames, automatic pongs, close
 //! replies — accumulates in an output buffer the caller drains with
 //! [`Connection::pending_output`] and [`Connection::consume_output`].
+//!
+//! The whole sans-IO loop, with a client and a server fed each other's bytes (in a real
+//! program the bytes go through a socket; nothing here does I/O, reads a clock or draws
+//! randomness — the masking key comes from the caller):
+//!
+//! ```
+//! use wslens::handshake::{AcceptOptions, ClientRequest};
+//! use wslens::{CloseCode, Config, Connection, OwnedEvent, State};
+//!
+//! /// Moves what `from` has to send into `to`, returning the events `to` reports.
+//! fn deliver(from: &mut Connection, to: &mut Connection) -> Vec<OwnedEvent> {
+//!     let bytes = from.pending_output().to_vec();
+//!     from.consume_output(bytes.len()); // as a socket write that took every byte
+//!     let mut events = Vec::new();
+//!     to.receive(&bytes, &mut events).expect("valid input");
+//!     events
+//! }
+//!
+//! let request = ClientRequest {
+//!     host: "example.com",
+//!     path: "/chat",
+//!     nonce: *b"the sample nonce", // RFC 6455 §1.3's key, dGhlIHNhbXBsZSBub25jZQ==
+//!     protocols: &[],
+//!     extensions: None,
+//!     origin: None,
+//!     extra_headers: &[],
+//!     deflate: None,
+//! };
+//! let mut client = Connection::client(Config::default(), &request, || [1, 2, 3, 4]);
+//! let mut server = Connection::server(Config::default());
+//!
+//! // The opening handshake (§4): the server sees the request and decides.
+//! let events = deliver(&mut client, &mut server);
+//! assert!(matches!(&events[..], [OwnedEvent::Request(r)] if r.path == "/chat"));
+//! server.accept(&AcceptOptions::default()).unwrap();
+//! let events = deliver(&mut server, &mut client);
+//! assert!(matches!(&events[..], [OwnedEvent::Connected(_)]));
+//! assert_eq!((client.state(), server.state()), (State::Open, State::Open));
+//!
+//! // A message each way: masked from the client (§5.3), plain from the server.
+//! client.send_text("Hello").unwrap();
+//! assert_eq!(client.pending_output()[1], 0x80 | 5, "MASK bit and length 5");
+//! assert_eq!(deliver(&mut client, &mut server), [OwnedEvent::Text("Hello".into())]);
+//! server.send_binary(&[1, 2, 3]).unwrap();
+//! assert_eq!(server.pending_output(), [0x82, 0x03, 1, 2, 3]);
+//! assert_eq!(deliver(&mut server, &mut client), [OwnedEvent::Binary(vec![1, 2, 3])]);
+//!
+//! // A ping is answered by the core itself: the pong is simply more output (§5.5.2).
+//! client.ping(b"are you there").unwrap();
+//! assert_eq!(deliver(&mut client, &mut server), [OwnedEvent::Ping(b"are you there".to_vec())]);
+//! assert_eq!(deliver(&mut server, &mut client), [OwnedEvent::Pong(b"are you there".to_vec())]);
+//!
+//! // The closing handshake (§7): the server's reply is queued as it reads the close.
+//! client.close(CloseCode::NORMAL, "bye").unwrap();
+//! let events = deliver(&mut client, &mut server);
+//! assert!(matches!(&events[..], [OwnedEvent::Close { code: Some(CloseCode::NORMAL), .. }]));
+//! deliver(&mut server, &mut client);
+//! assert_eq!((client.state(), server.state()), (State::Closed, State::Closed));
+//! assert!(server.should_close_transport() && !server.has_output());
+//! ```
 
 use crate::close::{parse_close_payload, truncate_reason, CloseCode};
 use crate::decoder::{Decoded, FrameDecoder};
@@ -224,6 +284,7 @@ impl Connection<NoTrace> {
                 sending_fragmented: false,
                 mask_source,
                 pmd: None,
+                fragment_size: config.fragment_size,
             },
             decoder: FrameDecoder::new(role, config.max_frame_size, config.reserved_bits),
             config,
@@ -327,21 +388,20 @@ impl<T: Tracer> Connection<T> {
         &mut self.out
     }
 
-    /// Sends a text message, fragmented per [`Config::fragment_size`].
+    /// Sends a text message, fragmented per [`Config::fragment_size`]; the same as
+    /// [`Sender::send_text`] (one sending API: each name means the same on both).
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.out
-            .send(OpCode::Text, text.as_bytes(), self.config.fragment_size)
+        self.out.send_text(text)
     }
 
     /// Sends a binary message, fragmented per [`Config::fragment_size`].
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.out
-            .send(OpCode::Binary, data, self.config.fragment_size)
+        self.out.send_binary(data)
     }
 
     /// See [`Sender::send`].
     pub fn send(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
-        self.out.send(opcode, payload, self.config.fragment_size)
+        self.out.send(opcode, payload)
     }
 
     /// See [`Sender::send_frame`].

@@ -13,6 +13,8 @@ pub struct Sender {
     pub(super) mask_source: Option<MaskSource>,
     /// permessage-deflate, once agreed (the receive side uses it too).
     pub(super) pmd: Option<Box<Pmd>>,
+    /// [`Config::fragment_size`]: the largest data frame a message is sent in.
+    pub(super) fragment_size: Option<usize>,
 }
 
 impl Sender {
@@ -41,19 +43,25 @@ impl Sender {
         self.state
     }
 
-    /// Sends a text message in one frame.
+    /// Sends a text message, fragmented per [`Config::fragment_size`] (one frame by default).
     pub fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        self.send(OpCode::Text, text.as_bytes(), None)
+        self.send(OpCode::Text, text.as_bytes())
     }
 
-    /// Sends a binary message in one frame.
+    /// Sends a binary message, fragmented per [`Config::fragment_size`] (one frame by default).
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        self.send(OpCode::Binary, data, None)
+        self.send(OpCode::Binary, data)
     }
 
     /// Sends a message of type `opcode` (`Text` or `Binary`), in frames of at most
-    /// `fragment_size` payload bytes if given (§5.4). Text must be valid UTF-8: use [`Connection::send_text`].
-    pub fn send(
+    /// [`Config::fragment_size`] payload bytes when that is set (§5.4). Text must be valid
+    /// UTF-8: use [`Sender::send_text`]. One frame whatever the configuration: [`Sender::send_frame`].
+    pub fn send(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        self.send_message(opcode, payload, self.fragment_size)
+    }
+
+    /// [`Sender::send`] with frames of at most `fragment_size` payload bytes (`None`: one).
+    fn send_message(
         &mut self,
         opcode: OpCode,
         payload: &[u8],
@@ -76,7 +84,7 @@ impl Sender {
                     c.scratch = data;
                 }
             }
-            return result.map_err(Error::InvalidState);
+            return result.map_err(Error::Compression);
         }
         self.write_message(opcode, 0, payload, fragment_size);
         Ok(())
@@ -99,13 +107,13 @@ impl Sender {
     ) -> Result<(), Error> {
         let direct = self.role == Role::Server && !self.has_output() && self.pmd.is_none();
         if !direct {
-            return self.send(opcode, payload, None);
+            return self.send_message(opcode, payload, None);
         }
         self.check_can_start_message(opcode)?;
         let header = FrameHeader::new(opcode, payload.len() as u64);
         let mut bytes = [0u8; FrameHeader::MAX_LEN];
         let Some(len) = header.encode(&mut bytes) else {
-            return self.send(opcode, payload, None);
+            return self.send_message(opcode, payload, None);
         };
         let head = &bytes[..len];
         let written = write(head, payload).min(len + payload.len());
@@ -174,7 +182,7 @@ impl Sender {
                     c.scratch = data;
                 }
             }
-            return result.map_err(Error::InvalidState);
+            return result.map_err(Error::Compression);
         }
         self.write_frame(fin, opcode, payload);
         Ok(())
