@@ -1,0 +1,202 @@
+//! The request head: static files, `/metrics`, `/healthz`, and the upgrade to a WebSocket.
+
+use super::*;
+
+impl EventLoop {
+    pub(super) fn on_bytes(&mut self, key: usize, input: &mut [u8], now: Ms) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        match &mut conn.phase {
+            Phase::Respond => {}
+            Phase::Ws(_) => self.on_ws_bytes(key, input, now),
+            Phase::Head(head) => {
+                let room = self
+                    .shared
+                    .config
+                    .max_header_bytes
+                    .saturating_add(1)
+                    .saturating_sub(head.buf.len());
+                let take = input.len().min(room.max(1));
+                head.buf.extend_from_slice(&input[..take]);
+                match head.scanner.scan(&head.buf) {
+                    Ok(None) => {}
+                    Err(e) => {
+                        Metrics::inc(&self.shared.metrics.handshakes_failed);
+                        self.respond(key, e.response());
+                    }
+                    Ok(Some(end)) => {
+                        let mut bytes = std::mem::take(&mut head.buf);
+                        let mut rest = bytes.split_off(end);
+                        rest.extend_from_slice(&input[take..]);
+                        self.on_head(key, &bytes, &mut rest, now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A complete request head: a WebSocket upgrade or a plain HTTP request.
+    pub(super) fn on_head(&mut self, key: usize, head: &[u8], rest: &mut [u8], now: Ms) {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut req = httparse::Request::new(&mut headers);
+        let (method, target, upgrade) = match req.parse(head) {
+            Ok(httparse::Status::Complete(_)) => (
+                req.method.unwrap_or("").to_owned(),
+                req.path.unwrap_or("").to_owned(),
+                req.headers
+                    .iter()
+                    .any(|h| h.name.eq_ignore_ascii_case("upgrade")),
+            ),
+            _ => {
+                self.respond(key, reject_response(400, "malformed HTTP request"));
+                return;
+            }
+        };
+        let path = target.split('?').next().unwrap_or("").to_owned();
+        let route = self.shared.route(&path);
+        if upgrade {
+            match route {
+                Some(route) => self.upgrade(key, head, rest, route, now),
+                None => {
+                    Metrics::inc(&self.shared.metrics.handshakes_failed);
+                    self.respond(
+                        key,
+                        reject_response(404, &format!("no WebSocket route at {path}")),
+                    );
+                }
+            }
+            return;
+        }
+        Metrics::inc(&self.shared.metrics.http_requests);
+        let head_only = method == "HEAD";
+        let response = match (method.as_str(), path.as_str()) {
+            ("GET" | "HEAD", "/metrics") => crate::http::response(
+                200,
+                "text/plain; version=0.0.4",
+                self.shared.metrics.render().as_bytes(),
+                head_only,
+            ),
+            ("GET" | "HEAD", "/healthz") => crate::http::text(200, "ok\n", head_only),
+            ("GET" | "HEAD", _) if route.is_some() => reject_response(
+                426,
+                "this is a WebSocket endpoint: send an Upgrade: websocket request",
+            ),
+            ("GET" | "HEAD", _) => match &self.shared.config.www {
+                Some(root) => crate::http::static_file(root, &path, head_only).1,
+                None => crate::http::text(404, "not found\n", head_only),
+            },
+            _ => reject_response(405, "only GET and HEAD are served"),
+        };
+        self.respond(key, response);
+    }
+
+    /// The opening handshake (RFC 6455 §4.2), checked by the core; then origin, token and
+    /// subprotocol, then the 101.
+    pub(super) fn upgrade(
+        &mut self,
+        key: usize,
+        head: &[u8],
+        rest: &mut [u8],
+        route: RouteMatch,
+        now: Ms,
+    ) {
+        let RouteMatch {
+            handler,
+            param,
+            path,
+        } = route;
+        let mut ws = Connection::server(self.spares.config.clone());
+        let mut head_buf = head.to_vec();
+        let decision = match ws.read(&mut head_buf) {
+            Ok((_, Some(WsEvent::Request(req)))) => match self.shared.authorizer.authorize(req) {
+                Err(rejection) => Err((rejection.status, rejection.reason)),
+                Ok(()) => {
+                    let chosen = negotiate_protocol(&req.protocols, handler.protocols());
+                    // The handler's own `&'static str`, so the connection keeps no copy.
+                    Ok(chosen.and_then(|c| handler.protocols().iter().copied().find(|p| *p == c)))
+                }
+            },
+            Ok(_) => Err((400, "incomplete handshake".to_owned())),
+            Err(e) => {
+                debug!(error = %e, "handshake refused");
+                Err((0, String::new()))
+            }
+        };
+        let metrics = &self.shared.metrics;
+        let protocol = match decision {
+            Ok(p) => p,
+            Err((status, why)) => {
+                Metrics::inc(&metrics.handshakes_failed);
+                if status != 0 {
+                    let _ = ws.reject(status, &why);
+                }
+                let response = ws.take_output();
+                self.respond(key, response);
+                return;
+            }
+        };
+        let accepted = ws.accept(&AcceptOptions {
+            protocol,
+            deflate: self.shared.config.deflate.as_ref(),
+            ..AcceptOptions::default()
+        });
+        if accepted.is_err() {
+            self.respond(key, reject_response(500, "handshake state error"));
+            return;
+        }
+        Metrics::inc(&metrics.handshakes_ok);
+        Metrics::inc(&metrics.open_websockets);
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        info!(conn = conn.info.id, peer = %conn.info.peer, path = &*path, protocol = protocol.unwrap_or(""), "websocket open");
+        conn.info.path = path;
+        conn.info.param = param;
+        conn.info.protocol = protocol;
+        let wire = (protocol == Some(crate::WIRE_PROTOCOL)).then(Box::default);
+        // The 101 response stays in the protocol's output, ahead of anything `on_open` sends.
+        let mut state = Ws {
+            proto: Some(Box::new(ws)),
+            handler,
+            wire,
+            rooms: Vec::new(),
+            close_reported: false,
+        };
+        let mut actions = Vec::new();
+        let handler = state.handler.clone();
+        handler.on_open(&mut Ctx::new(
+            self.spares.proto(&mut state).sender(),
+            &conn.info,
+            &mut actions,
+        ));
+        self.actions.extend(actions.into_iter().map(|a| (key, a)));
+        conn.phase = Phase::Ws(state);
+        conn.last_message = now;
+        // The handshake-deadline timer is still pending; schedule earlier if a keepalive
+        // rule is due before it (the timer applies the keepalive rules when it fires).
+        let config = &self.shared.config;
+        let keepalive = [config.ping_interval, config.idle_timeout]
+            .into_iter()
+            .flatten()
+            .min();
+        if let Some(first) = keepalive {
+            self.schedule(key, now + ms(first));
+        }
+        if !rest.is_empty() {
+            self.on_ws_bytes(key, rest, now);
+        }
+    }
+
+    /// Queues an HTTP response; the connection closes when it has been written.
+    pub(super) fn respond(&mut self, key: usize, response: Vec<u8>) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        conn.phase = Phase::Respond;
+        conn.reading = false;
+        conn.push(&mut self.spares, Out::Owned(response));
+    }
+
+    // ---- Writing -----------------------------------------------------------------------
+}

@@ -1,0 +1,184 @@
+//! WebSocket bytes in: the protocol core, the route's handler, and the wire tap.
+
+use super::*;
+
+/// The `wslens.wire` tap: after each message's reply, one text message
+/// `{"wire":{"in":"<hex>","out":"<hex>"}}` with the exact bytes the server read for the
+/// message (all its frames, still masked, and any control frames between them) and the bytes
+/// it wrote in reply.
+#[derive(Default)]
+pub(super) struct WireTap {
+    pub(super) read: Vec<u8>,
+}
+
+impl WireTap {
+    pub(super) fn record(&mut self, written: &[u8]) -> String {
+        let mut json = String::with_capacity(24 + 2 * (self.read.len() + written.len()));
+        json.push_str(r#"{"wire":{"in":""#);
+        hex_into(&mut json, &self.read);
+        json.push_str(r#"","out":""#);
+        hex_into(&mut json, written);
+        json.push_str(r#""}}"#);
+        self.read.clear();
+        json
+    }
+}
+
+pub(super) fn hex_into(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+}
+
+impl EventLoop {
+    /// Frames from an open WebSocket: dispatch each event to the route's handler.
+    pub(super) fn on_ws_bytes(&mut self, key: usize, input: &mut [u8], now: Ms) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Phase::Ws(ws) = &mut conn.phase else {
+            return;
+        };
+        let metrics = &self.shared.metrics;
+        let mut actions = Vec::new();
+        let mut pos = 0;
+        let mut closed_by_peer = None;
+        let info = &conn.info;
+        // Large messages may go straight to a plain socket when nothing is queued ahead.
+        let direct = match (&conn.stream, &conn.out) {
+            (Transport::Plain(tcp), None) => Some(tcp),
+            _ => None,
+        };
+        self.spares.proto(ws);
+        while pos < input.len() {
+            let Ws {
+                proto: Some(proto),
+                handler,
+                wire,
+                ..
+            } = ws
+            else {
+                break;
+            };
+            // The wire tap needs the bytes as they arrived, before unmasking in place.
+            let raw = wire.as_ref().map(|_| input[pos..].to_vec());
+            let out_before = proto.pending_output().len();
+            // Only for the first message of this input (later ones queue and leave together)
+            // and never under the wire tap, which records what the protocol queued.
+            let direct = direct.filter(|_| pos == 0 && wire.is_none());
+            let result = proto.read_with(&mut input[pos..], |event, sender| {
+                let mut ctx = Ctx::new(sender, info, &mut actions);
+                ctx.direct = direct;
+                dispatch(event, ctx, handler.as_ref(), metrics)
+            });
+            match result {
+                Ok((used, outcome)) => {
+                    if let (Some(tap), Some(raw)) = (wire.as_mut(), raw) {
+                        tap.read.extend_from_slice(&raw[..used]);
+                    }
+                    pos += used;
+                    match outcome {
+                        None => break,
+                        Some(Dispatched::Message) => {
+                            conn.last_message = now;
+                            if let Some(tap) = wire.as_mut() {
+                                let written =
+                                    proto.pending_output().get(out_before..).unwrap_or(&[]);
+                                let record = tap.record(written);
+                                let _ = proto.send_text(&record);
+                            }
+                        }
+                        Some(Dispatched::Close(code)) => closed_by_peer = Some(code),
+                        Some(Dispatched::Other) => {}
+                    }
+                }
+                Err(e) => {
+                    debug!(conn = info.id, error = %e, "protocol error");
+                    closed_by_peer = e.close_code();
+                    break;
+                }
+            }
+        }
+        if let Some(code) = closed_by_peer {
+            if let Some(more) = ws.report_close(&mut self.spares, info, code) {
+                actions.extend(more);
+            }
+        }
+        self.actions.extend(actions.into_iter().map(|a| (key, a)));
+        // Backpressure: stop reading from a peer that does not read what it is sent.
+        if conn.backlog() > self.shared.config.max_backpressure && conn.reading {
+            Metrics::inc(&metrics.backpressure_events);
+            conn.reading = false;
+        }
+    }
+
+    pub(super) fn run_actions(&mut self, now: Ms) {
+        while !self.actions.is_empty() {
+            let actions = std::mem::take(&mut self.actions);
+            for (key, action) in actions {
+                // A publication outlives its sender (a leave notice is sent as it goes).
+                let member = self.conns.get(key).map(|c| Member {
+                    loop_id: self.id,
+                    key,
+                    id: c.info.id,
+                });
+                match action {
+                    Action::Publish {
+                        room,
+                        frame,
+                        skip_self,
+                    } => {
+                        let skip = member.filter(|_| skip_self);
+                        let local = self.shared.hub.publish(&room, &frame, self.id, skip);
+                        self.deliver(&frame, &local, now);
+                    }
+                    Action::Join(room) => {
+                        let Some(member) = member else { continue };
+                        if let Some(Phase::Ws(ws)) = self.conns.get_mut(key).map(|c| &mut c.phase) {
+                            if !ws.rooms.iter().any(|r| **r == *room) {
+                                self.shared.hub.join(&room, member);
+                                ws.rooms.push(room.into());
+                            }
+                        }
+                    }
+                    Action::Leave(room) => {
+                        let Some(member) = member else { continue };
+                        if let Some(Phase::Ws(ws)) = self.conns.get_mut(key).map(|c| &mut c.phase) {
+                            ws.rooms.retain(|r| **r != *room);
+                        }
+                        self.shared.hub.leave(&room, member);
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(super) enum Dispatched {
+    Message,
+    Close(CloseCode),
+    Other,
+}
+
+pub(super) fn dispatch(
+    event: WsEvent<'_>,
+    mut ctx: Ctx<'_>,
+    handler: &dyn Handler,
+    metrics: &Metrics,
+) -> Dispatched {
+    let message = match event {
+        WsEvent::Text(t) => Message::Text(t),
+        WsEvent::Binary(b) => Message::Binary(b),
+        WsEvent::Close { code, .. } => {
+            return Dispatched::Close(code.unwrap_or(CloseCode::NO_STATUS))
+        }
+        _ => return Dispatched::Other,
+    };
+    Metrics::inc(&metrics.messages_in);
+    handler.on_message(&mut ctx, message);
+    Metrics::add(&metrics.messages_out, ctx.sent);
+    Metrics::add(&metrics.bytes_out, ctx.written);
+    Dispatched::Message
+}
