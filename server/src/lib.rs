@@ -26,21 +26,22 @@
 
 pub mod apps;
 pub mod auth;
-pub mod bench;
-pub mod bench_broadcast;
-pub mod client;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod config;
 mod event_loop;
 pub mod handler;
 pub mod http;
 mod hub;
-pub mod inspect_cmd;
 pub mod metrics;
 pub mod tls;
 pub mod transport;
 
 pub use apps::{Echo, Rooms};
 pub use auth::{Authorizer, OriginAndToken, Rejection};
+/// The blocking client, at its old path (it lives in the `cli` tree).
+#[cfg(feature = "cli")]
+pub use cli::client;
 pub use config::{ServerConfig, TlsListen};
 pub use handler::{ConnInfo, Ctx, Handler, Message};
 pub use metrics::Metrics;

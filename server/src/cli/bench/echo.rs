@@ -13,7 +13,7 @@
 //!   CPU-second: on a machine where the generator saturates first, that is the figure that
 //!   tells servers apart.
 
-use crate::client::{Client, ClientOptions};
+use crate::cli::client::{Client, ClientOptions};
 use crate::transport::Transport;
 use hdrhistogram::Histogram;
 use polling::{Event, Events, PollMode, Poller};

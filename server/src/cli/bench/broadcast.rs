@@ -13,8 +13,8 @@
 //! still to get it; the receiver that takes the count to zero records the latency and wakes the
 //! sender.
 
-use crate::bench::{cpu_of, per_server_cpu_s, CpuMeter};
-use crate::client::{Client, ClientOptions};
+use super::echo::{cpu_of, per_server_cpu_s, CpuMeter};
+use crate::cli::client::{Client, ClientOptions};
 use crate::transport::Transport;
 use hdrhistogram::Histogram;
 use polling::{Event, Events, PollMode, Poller};
@@ -457,7 +457,7 @@ fn drive(
         &mut conns, sender_key, reading, in_flight, poller, config, shared,
     );
     for c in &mut conns {
-        crate::bench::close_link(poller, &mut c.stream, &mut c.ws);
+        super::echo::close_link(poller, &mut c.stream, &mut c.ws);
     }
     result
 }
@@ -585,5 +585,5 @@ fn drive_loop(
 }
 
 fn flush(poller: &Poller, key: usize, c: &mut Conn) -> io::Result<()> {
-    crate::bench::flush_link(poller, key, &mut c.stream, &mut c.ws, &mut c.want_write)
+    super::echo::flush_link(poller, key, &mut c.stream, &mut c.ws, &mut c.want_write)
 }

@@ -3,6 +3,7 @@
 //! byte, and errors pinned to their byte with the close code. Nothing is parsed here: the rows
 //! come from `wslens::inspect`, which runs the real decoder with a recorder.
 
+use super::args::{ColorArg, InspectArgs};
 use anstyle::{AnsiColor, Style};
 use base64::Engine as _;
 use std::fmt::Write as _;
@@ -423,6 +424,41 @@ fn handshake_report(bytes: &[u8], p: Palette) -> (String, bool) {
         }
         None => (out, false),
     }
+}
+
+/// `wslens inspect`: exit code 0, or 1 when the bytes are broken or unreadable.
+pub(crate) fn inspect(args: InspectArgs) -> i32 {
+    use std::io::{IsTerminal as _, Read as _};
+    let format = if args.raw {
+        InputFormat::Raw
+    } else if args.base64 {
+        InputFormat::Base64
+    } else {
+        InputFormat::Hex
+    };
+    let text: Vec<u8> = if args.input.is_empty() || args.input == ["-"] || args.raw {
+        let mut buf = Vec::new();
+        if let Err(e) = std::io::stdin().lock().read_to_end(&mut buf) {
+            return super::fail(&format!("reading stdin: {e}"));
+        }
+        buf
+    } else {
+        args.input.join(" ").into_bytes()
+    };
+    let bytes = match decode_input(&text, format) {
+        Ok(b) if b.is_empty() => return super::fail("no bytes to inspect"),
+        Ok(b) => b,
+        Err(e) => return super::fail(&e),
+    };
+    let role = args.role.map(Role::from);
+    let color = match args.color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let (text, broken) = report_with(&bytes, role, Palette::new(color), args.deflate);
+    print!("{text}");
+    i32::from(broken)
 }
 
 #[cfg(test)]

@@ -1,0 +1,347 @@
+//! The command line: clap's types for every subcommand and its flags.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "wslens",
+    version,
+    about = "A see-through WebSocket server and client"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Serve /echo, /chat/<room>, /broadcast, /metrics, /healthz and static files.
+    Serve(ServeArgs),
+    /// Connect, send each MESSAGE (or each line of stdin), print the replies, close cleanly.
+    Send(SendArgs),
+    /// Print every message received, one per line, until Ctrl-C or the server closes.
+    Listen(ListenArgs),
+    /// Explain frames (or an opening handshake) byte by byte, from hex, base64 or raw bytes.
+    Inspect(InspectArgs),
+    /// Load-generate against an echo endpoint (msg/s, MB/s, round-trip latency), or with
+    /// --fanout against a broadcast room (deliveries/s, send → last receiver latency).
+    Bench(BenchArgs),
+}
+
+/// How a client trusts a wss:// server.
+#[derive(clap::Args)]
+pub(crate) struct TlsArgs {
+    /// Trust the certificates in this PEM file (a CA, or the server's own self-signed
+    /// certificate) instead of the built-in roots, for wss://.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca: Option<PathBuf>,
+    /// Do not verify the server's certificate (development only: anyone on the path could
+    /// read and change the connection).
+    #[arg(long, conflicts_with = "ca")]
+    pub(crate) insecure: bool,
+}
+
+impl TlsArgs {
+    /// The TLS configuration for `url` (`None` for ws://).
+    pub(crate) fn config(
+        &self,
+        url: &str,
+    ) -> Result<Option<std::sync::Arc<rustls::ClientConfig>>, String> {
+        if !url.to_ascii_lowercase().starts_with("wss:") {
+            return Ok(None);
+        }
+        if self.insecure {
+            eprintln!(
+                "wslens: WARNING: --insecure: the server's certificate is NOT verified; \
+                 anyone on the path can read and change this connection"
+            );
+        }
+        crate::tls::client_config(self.ca.as_deref(), self.insecure).map(Some)
+    }
+}
+
+#[derive(clap::Args)]
+pub(crate) struct BenchArgs {
+    /// ws:// or wss:// URL of an echo endpoint.
+    pub(crate) url: String,
+    #[command(flatten)]
+    pub(crate) tls: TlsArgs,
+    /// Connections.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) connections: usize,
+    /// Messages each connection keeps in flight.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) in_flight: usize,
+    /// Payload bytes per message.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) size: usize,
+    /// Text messages (UTF-8 validated on both ends).
+    #[arg(long, conflicts_with = "binary")]
+    pub(crate) text: bool,
+    /// Binary messages (the default).
+    #[arg(long)]
+    pub(crate) binary: bool,
+    /// Measure for this long after the warm-up.
+    #[arg(long, value_parser = duration, default_value = "10s", conflicts_with = "messages")]
+    pub(crate) duration: Duration,
+    /// Stop after this many echoes instead.
+    #[arg(long)]
+    pub(crate) messages: Option<u64>,
+    /// Warm-up excluded from the statistics.
+    #[arg(long, value_parser = duration, default_value = "1s")]
+    pub(crate) warmup: Duration,
+    /// Generator threads (default: all cores).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Offer permessage-deflate (RFC 7692) on every connection.
+    #[arg(long)]
+    pub(crate) deflate: bool,
+    /// Broadcast mode: this many receivers and one sender join the room at URL (e.g.
+    /// /broadcast); --in-flight bounds the messages not yet received by every receiver.
+    #[arg(long, conflicts_with_all = ["text", "connections"])]
+    pub(crate) fanout: Option<usize>,
+    /// Broadcast mode: of the receivers, this many connect but never read.
+    #[arg(long, default_value_t = 0, requires = "fanout")]
+    pub(crate) stalled: usize,
+    /// The server's process id (same machine), to report its CPU use and messages (or, with
+    /// --fanout, deliveries) per server CPU-second.
+    #[arg(long)]
+    pub(crate) server_pid: Option<u32>,
+    /// Fixed offered load: send this many messages per second in total (open loop, paced
+    /// over the connections with a free slot) instead of one per echo received.
+    #[arg(long, value_parser = positive_rate, conflicts_with = "fanout")]
+    pub(crate) rate: Option<f64>,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ConnectArgs {
+    /// ws://host[:port]/path or wss://…
+    pub(crate) url: String,
+    #[command(flatten)]
+    pub(crate) tls: TlsArgs,
+    /// Extra request header "Name: value" (repeatable).
+    #[arg(long = "header", short = 'H')]
+    pub(crate) header: Vec<String>,
+    /// Subprotocol to offer (repeatable).
+    #[arg(long = "subprotocol")]
+    pub(crate) subprotocol: Vec<String>,
+    /// Origin header.
+    #[arg(long)]
+    pub(crate) origin: Option<String>,
+    /// Connect/handshake timeout, and how long `send` waits for replies.
+    #[arg(long, value_parser = duration, default_value = "5s")]
+    pub(crate) timeout: Duration,
+    /// Offer permessage-deflate (RFC 7692): messages are compressed both ways if the server
+    /// agrees.
+    #[arg(long)]
+    pub(crate) deflate: bool,
+}
+
+impl ConnectArgs {
+    pub(crate) fn options(&self) -> Result<crate::cli::client::ClientOptions, String> {
+        let mut headers = Vec::new();
+        for h in &self.header {
+            let (k, v) = h
+                .split_once(':')
+                .ok_or_else(|| format!("--header {h:?}: expected \"Name: value\""))?;
+            headers.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+        Ok(crate::cli::client::ClientOptions {
+            headers,
+            protocols: self.subprotocol.clone(),
+            origin: self.origin.clone(),
+            timeout: self.timeout,
+            deflate: self.deflate.then(wslens::deflate::DeflateConfig::default),
+            tls: self.tls.config(&self.url)?,
+        })
+    }
+}
+
+#[derive(clap::Args)]
+pub(crate) struct SendArgs {
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+    /// Messages to send; none: read lines from stdin.
+    pub(crate) message: Vec<String>,
+    /// Send binary messages (the message's bytes) instead of text.
+    #[arg(long)]
+    pub(crate) binary: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ListenArgs {
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+    /// One JSON object per event: type, opcode, length, time, data.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct InspectArgs {
+    /// Hex bytes (spaces allowed), base64 with --base64, or `-` (or nothing) to read stdin.
+    pub(crate) input: Vec<String>,
+    /// The input is base64.
+    #[arg(long, conflicts_with = "raw")]
+    pub(crate) base64: bool,
+    /// Read raw bytes from stdin.
+    #[arg(long)]
+    pub(crate) raw: bool,
+    /// Who received the bytes: server (frames must be masked) or client; default: guessed
+    /// from the first frame's mask bit.
+    #[arg(long, value_enum)]
+    pub(crate) role: Option<RoleArg>,
+    /// Colour: auto (on a terminal), always, never.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub(crate) color: ColorArg,
+    /// Read the frames as if permessage-deflate (RFC 7692) was negotiated: RSV1 means
+    /// "compressed", and compressed messages are shown inflated.
+    #[arg(long)]
+    pub(crate) deflate: bool,
+}
+
+/// `inspect --role`: which end received the bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+pub(crate) enum RoleArg {
+    Server,
+    Client,
+}
+
+impl From<RoleArg> for wslens::Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Server => wslens::Role::Server,
+            RoleArg::Client => wslens::Role::Client,
+        }
+    }
+}
+
+/// `inspect --color`: when to colour the report.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+pub(crate) enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+/// A duration flag: plain seconds (`1.5`) or humantime (`30s`, `500ms`, `2m`).
+pub(crate) fn duration(s: &str) -> Result<Duration, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        if secs >= 0.0 && secs.is_finite() {
+            return Ok(Duration::from_secs_f64(secs));
+        }
+    }
+    humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 30s, 500ms, 2m, 1.5)"))
+}
+
+/// A message rate: a positive, finite number of messages per second.
+pub(crate) fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err("a positive number of messages per second (e.g. 50000)".into()),
+    }
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) host: String,
+    /// Port to listen on.
+    #[arg(long, default_value_t = 8765)]
+    pub(crate) port: u16,
+    /// Event loops (threads); default: all cores.
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+    /// Directory of static files for plain HTTP GETs.
+    #[arg(long, default_value = "www")]
+    pub(crate) www: PathBuf,
+    /// Most bytes queued per connection before backpressure (echo: stop reading; broadcast:
+    /// close 1008, or drop with --drop-on-backpressure).
+    #[arg(long, default_value_t = 1 << 20)]
+    pub(crate) max_backpressure: usize,
+    /// Drop broadcast messages for slow receivers instead of closing them with 1008.
+    #[arg(long)]
+    pub(crate) drop_on_backpressure: bool,
+    /// Ping after this much silence (0 disables).
+    #[arg(long, value_parser = duration, default_value = "30s")]
+    pub(crate) ping_interval: Duration,
+    /// Close if the peer stays silent this long after a ping.
+    #[arg(long, value_parser = duration, default_value = "10s")]
+    pub(crate) ping_timeout: Duration,
+    /// Close after this long without a data message (0 disables).
+    #[arg(long, value_parser = duration, default_value = "0")]
+    pub(crate) idle_timeout: Duration,
+    /// Drop connections that have not sent a complete request head by then (slowloris).
+    #[arg(long, value_parser = duration, default_value = "10s")]
+    pub(crate) handshake_timeout: Duration,
+    /// How long to wait for clients' close frames on SIGINT/SIGTERM.
+    #[arg(long, value_parser = duration, default_value = "5s")]
+    pub(crate) shutdown_timeout: Duration,
+    /// Origin allowed to open WebSockets (repeatable; default: any). Others get 403.
+    #[arg(long = "allow-origin")]
+    pub(crate) allow_origin: Vec<String>,
+    /// Token required to open WebSockets (?token= or Authorization: Bearer); 401 otherwise.
+    #[arg(long)]
+    pub(crate) token: Option<String>,
+    /// Largest message accepted, in bytes (close 1009 past it).
+    #[arg(long, default_value_t = 64 << 20)]
+    pub(crate) max_message: usize,
+    /// Largest frame accepted, in bytes (close 1009 past it).
+    #[arg(long, default_value_t = 16 << 20)]
+    pub(crate) max_frame: u64,
+    /// Most open connections (503 past it).
+    #[arg(long, default_value_t = 100_000)]
+    pub(crate) max_connections: usize,
+    /// Cap on an HTTP request head, in bytes (431 past it).
+    #[arg(long, default_value_t = 8192)]
+    pub(crate) max_header_bytes: usize,
+    /// Decline permessage-deflate (RFC 7692); by default it is negotiated with clients that
+    /// offer it.
+    #[arg(long)]
+    pub(crate) no_deflate: bool,
+    /// Largest LZ77 window, as log2 bytes (8-15), for the server's compressor and, when the
+    /// client lets the server choose, the client's: smaller saves memory, compresses less.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u8).range(8..=15))]
+    pub(crate) deflate_window_bits: u8,
+    /// No context takeover either way: compression state lives for one message, so idle
+    /// connections hold none (compresses repetitive traffic less well). By default only the
+    /// server's side has none; the client's window is kept.
+    #[arg(long, conflicts_with = "deflate_context_takeover")]
+    pub(crate) deflate_no_context_takeover: bool,
+    /// Context takeover both ways: the best ratio on small repetitive messages, at ~430 KB per
+    /// connection, idle or not.
+    #[arg(long)]
+    pub(crate) deflate_context_takeover: bool,
+    /// Compression level 0-9 (1: fastest, 9: smallest).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u8).range(0..=9))]
+    pub(crate) deflate_level: u8,
+    /// zlib memLevel 1-9 for the compressor's buffers (1: 512 bytes, 8: 64 KiB).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(1..=9))]
+    pub(crate) deflate_mem_level: u8,
+    /// Serve wss:// and https:// too, with this certificate chain (PEM, leaf first).
+    #[arg(long, requires = "tls_key", conflicts_with = "tls_self_signed")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// Serve wss:// and https:// with a development certificate made at start-up for
+    /// localhost, 127.0.0.1 and ::1; prints its SHA-256 fingerprint and where its PEM is.
+    #[arg(long)]
+    pub(crate) tls_self_signed: bool,
+    /// Where --tls-self-signed writes the certificate (PEM), for clients' --ca
+    /// [default: wslens-dev-cert-<TLS port>.pem in the temporary directory].
+    #[arg(long, requires = "tls_self_signed")]
+    pub(crate) tls_cert_out: Option<PathBuf>,
+    /// Port of the TLS listener (wss://, https://).
+    #[arg(long, default_value_t = 8766)]
+    pub(crate) tls_port: u16,
+    /// Only the TLS listener: no plain ws:// and http://.
+    #[arg(long)]
+    pub(crate) tls_only: bool,
+}

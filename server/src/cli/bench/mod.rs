@@ -1,0 +1,119 @@
+//! `wslens bench`: the load generators, against an echo endpoint ([`echo`]) or a broadcast
+//! room ([`broadcast`]), with a progress spinner and a text or JSON report.
+
+pub mod broadcast;
+pub mod echo;
+
+use super::args::BenchArgs;
+use std::time::Duration;
+
+/// `wslens bench`.
+pub(crate) fn bench(args: BenchArgs) -> Result<(), String> {
+    if args.fanout.is_some() {
+        return bench_broadcast(args);
+    }
+    let config = echo::BenchConfig {
+        tls: args.tls.config(&args.url)?,
+        url: args.url,
+        connections: args.connections.max(1),
+        in_flight: args.in_flight.max(1),
+        size: args.size,
+        text: args.text,
+        duration: args.duration,
+        messages: args.messages,
+        warmup: args.warmup,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        deflate: args.deflate.then(wslens::deflate::DeflateConfig::default),
+        rate: args.rate,
+        server_pid: args.server_pid,
+    };
+    let bar = spinner();
+    let progress = |echoed: u64, elapsed: Duration| {
+        if let Some(bar) = &bar {
+            let rate = echoed as f64 / elapsed.as_secs_f64().max(1e-9);
+            bar.set_message(format!(
+                "{echoed} echoes, {rate:.0} msg/s, {:.1} s",
+                elapsed.as_secs_f64()
+            ));
+            bar.tick();
+        }
+    };
+    let report = echo::run(config, &progress).map_err(|e| format!("bench failed: {e}"))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    if report.mismatches > 0 {
+        return Err(format!(
+            "{} echoes did not match what was sent",
+            report.mismatches
+        ));
+    }
+    Ok(())
+}
+
+/// A progress spinner on stderr when it is a terminal.
+fn spinner() -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar
+    })
+}
+
+/// `wslens bench --fanout`.
+fn bench_broadcast(args: BenchArgs) -> Result<(), String> {
+    let tls = args.tls.config(&args.url)?;
+    let config = broadcast::BroadcastConfig {
+        url: args.url,
+        fanout: args.fanout.unwrap_or(1).max(1),
+        stalled: args.stalled,
+        in_flight: args.in_flight.max(1),
+        size: args.size,
+        duration: args.duration,
+        messages: args.messages,
+        warmup: args.warmup,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        server_pid: args.server_pid,
+        tls,
+    };
+    let bar = spinner();
+    let progress = |delivered: u64, elapsed: Duration| {
+        if let Some(bar) = &bar {
+            let rate = delivered as f64 / elapsed.as_secs_f64().max(1e-9);
+            bar.set_message(format!(
+                "{delivered} deliveries, {rate:.0}/s, {:.1} s",
+                elapsed.as_secs_f64()
+            ));
+            bar.tick();
+        }
+    };
+    let report = broadcast::run(config, &progress).map_err(|e| format!("bench failed: {e}"))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    if report.mismatches > 0 || report.lost > 0 {
+        return Err(format!(
+            "{} messages did not match what was sent, {} were lost",
+            report.mismatches, report.lost
+        ));
+    }
+    Ok(())
+}
