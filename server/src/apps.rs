@@ -80,8 +80,9 @@ impl Handler for Rooms {
     }
 }
 
-/// A JSON string literal for `s`.
-pub fn json_string(s: &str) -> String {
+/// A JSON string literal for `s` (the room notices are the library's only JSON; the CLI
+/// writes its JSON with `serde_json`).
+fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -17,7 +17,7 @@ pub(crate) fn print_event(event: &OwnedEvent, json: bool, started: std::time::In
             out,
             r#"{{"type":"text","opcode":1,"length":{},"time":{t:.6},"data":{}}}"#,
             s.len(),
-            crate::apps::json_string(s)
+            serde_json::Value::from(s.as_str())
         ),
         (OwnedEvent::Binary(b), true) => writeln!(
             out,
@@ -39,7 +39,7 @@ pub(crate) fn print_event(event: &OwnedEvent, json: bool, started: std::time::In
             out,
             r#"{{"type":"close","opcode":8,"code":{},"reason":{},"time":{t:.6}}}"#,
             code.map_or("null".into(), |c| c.0.to_string()),
-            crate::apps::json_string(reason)
+            serde_json::Value::from(reason.as_str())
         ),
         _ => Ok(()),
     };

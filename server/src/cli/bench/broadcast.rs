@@ -13,7 +13,7 @@
 //! still to get it; the receiver that takes the count to zero records the latency and wakes the
 //! sender.
 
-use super::echo::{cpu_of, per_server_cpu_s, CpuMeter};
+use super::report::{latency_us, Meters, Mode, Report};
 use crate::cli::client::{Client, ClientOptions};
 use crate::transport::Transport;
 use hdrhistogram::Histogram;
@@ -53,148 +53,6 @@ pub struct BroadcastConfig {
     /// The server's process id, when it runs on this machine: its CPU time is then measured
     /// over the same period, giving deliveries per server CPU-second.
     pub server_pid: Option<u32>,
-}
-
-/// The outcome.
-#[derive(Clone, Debug)]
-pub struct BroadcastReport {
-    /// Messages that reached every reading receiver during the measured period.
-    pub messages: u64,
-    /// Messages received (and checked) by reading receivers during the measured period; the
-    /// sender's own copies are not counted.
-    pub deliveries: u64,
-    /// Measured wall time.
-    pub seconds: f64,
-    /// Deliveries per second.
-    pub deliveries_per_s: f64,
-    /// Messages per second (each to every reading receiver).
-    pub msgs_per_s: f64,
-    /// Payload bytes delivered per second, in millions.
-    pub mb_per_s: f64,
-    /// Send → last receiver latency in microseconds: p50, p90, p99, p99.9, max.
-    pub latency_us: [f64; 5],
-    /// Messages whose bytes were not what was sent, or that arrived out of order.
-    pub mismatches: u64,
-    /// Messages a reading receiver never got (it saw a later one first).
-    pub lost: u64,
-    /// Deliveries per `read` call of a receiver, on average: 1 means the server wrote (or the
-    /// generator read) each frame on its own; more, that frames were coalesced.
-    pub deliveries_per_read: f64,
-    /// The generator's CPU time / (wall time × threads), if the OS tells.
-    pub generator_cpu: Option<f64>,
-    /// With `server_pid`: the server's CPU time / wall time (1.0 = one core busy).
-    pub server_cpu: Option<f64>,
-    /// Settings, echoed in the JSON.
-    pub config: BroadcastConfig,
-}
-
-impl BroadcastReport {
-    /// Whether the generator itself was (nearly) saturated.
-    pub fn generator_saturated(&self) -> bool {
-        self.generator_cpu.is_some_and(|c| c > 0.9)
-    }
-
-    /// Deliveries per second of server CPU time: what one fully busy server core would do at
-    /// this per-delivery cost (useful on a shared machine, where the wall-clock rate is not).
-    pub fn deliveries_per_server_cpu_s(&self) -> Option<f64> {
-        per_server_cpu_s(self.deliveries_per_s, self.server_cpu)
-    }
-
-    /// One JSON object.
-    pub fn to_json(&self) -> String {
-        let c = &self.config;
-        format!(
-            concat!(
-                r#"{{"mode":"broadcast","url":{},"fanout":{},"stalled":{},"in_flight":{},"#,
-                r#""size":{},"threads":{},"messages":{},"deliveries":{},"seconds":{:.3},"#,
-                r#""deliveries_per_s":{:.1},"msgs_per_s":{:.1},"mb_per_s":{:.3},"#,
-                r#""latency_us":{{"p50":{:.1},"p90":{:.1},"p99":{:.1},"p999":{:.1},"max":{:.1}}},"#,
-                r#""deliveries_per_read":{:.2},"mismatches":{},"lost":{},"generator_cpu":{},"#,
-                r#""generator_saturated":{},"server_cpu":{},"deliveries_per_server_cpu_s":{}}}"#
-            ),
-            crate::apps::json_string(&c.url),
-            c.fanout,
-            c.stalled,
-            c.in_flight,
-            c.size,
-            c.threads,
-            self.messages,
-            self.deliveries,
-            self.seconds,
-            self.deliveries_per_s,
-            self.msgs_per_s,
-            self.mb_per_s,
-            self.latency_us[0],
-            self.latency_us[1],
-            self.latency_us[2],
-            self.latency_us[3],
-            self.latency_us[4],
-            self.deliveries_per_read,
-            self.mismatches,
-            self.lost,
-            self.generator_cpu
-                .map_or("null".into(), |v| format!("{v:.3}")),
-            self.generator_saturated(),
-            self.server_cpu.map_or("null".into(), |v| format!("{v:.3}")),
-            self.deliveries_per_server_cpu_s()
-                .map_or("null".into(), |v| format!("{v:.0}")),
-        )
-    }
-
-    /// A few human-readable lines.
-    pub fn to_text(&self) -> String {
-        let c = &self.config;
-        let mut s = format!(
-            "broadcast: 1 sender, {} receivers ({} stalled), {} in flight, {} B binary, {} thread(s), {:.1} s\n\
-             {:.0} deliveries/s, {:.0} msg/s, {:.2} MB/s delivered\n\
-             send → last receiver µs: p50 {:.0}  p90 {:.0}  p99 {:.0}  p99.9 {:.0}  max {:.0}\n\
-             {:.1} deliveries per receiver read\n",
-            c.fanout,
-            c.stalled,
-            c.in_flight,
-            c.size,
-            c.threads,
-            self.seconds,
-            self.deliveries_per_s,
-            self.msgs_per_s,
-            self.mb_per_s,
-            self.latency_us[0],
-            self.latency_us[1],
-            self.latency_us[2],
-            self.latency_us[3],
-            self.latency_us[4],
-            self.deliveries_per_read,
-        );
-        if let Some(cpu) = self.generator_cpu {
-            s.push_str(&format!(
-                "generator CPU: {:.0}% of {} thread(s)\n",
-                cpu * 100.0,
-                c.threads
-            ));
-            if self.generator_saturated() {
-                s.push_str("warning: the generator itself is saturated: these numbers measure it, not the server\n");
-            }
-        }
-        if let (Some(cpu), Some(rate)) = (self.server_cpu, self.deliveries_per_server_cpu_s()) {
-            s.push_str(&format!(
-                "server CPU: {:.0}% of a core: {rate:.0} deliveries per server CPU-second\n",
-                cpu * 100.0
-            ));
-        }
-        if self.mismatches > 0 {
-            s.push_str(&format!(
-                "ERROR: {} messages were not what was sent (or out of order)\n",
-                self.mismatches
-            ));
-        }
-        if self.lost > 0 {
-            s.push_str(&format!(
-                "ERROR: {} deliveries were lost (a receiver saw a later message first)\n",
-                self.lost
-            ));
-        }
-        s
-    }
 }
 
 /// Shared among generator threads.
@@ -267,7 +125,7 @@ fn connect(config: &BroadcastConfig) -> io::Result<(Transport, wslens::Connectio
 pub fn run(
     config: BroadcastConfig,
     progress: &(dyn Fn(u64, Duration) + Sync),
-) -> io::Result<BroadcastReport> {
+) -> io::Result<Report> {
     if config.size < 8 {
         return Err(io::Error::other(
             "broadcast messages carry an 8-byte sequence number: --size must be at least 8",
@@ -338,8 +196,7 @@ pub fn run(
     while start.elapsed() < config.warmup && !shared.stop.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(10));
     }
-    let server = CpuMeter::start(config.server_pid);
-    let cpu0 = cpu_of("self");
+    let meters = Meters::start(config.server_pid);
     let t0 = Instant::now();
     shared.measuring.store(true, Ordering::Release);
     let mut last_report = Instant::now();
@@ -368,8 +225,7 @@ pub fn run(
     }
     shared.measuring.store(false, Ordering::Release);
     let seconds = t0.elapsed().as_secs_f64();
-    let cpu1 = cpu_of("self");
-    let server_cpu = server.and_then(|m| m.stop(seconds)).map(|(cpu, _)| cpu);
+    let (generator_cpu, server_cpu, server_user) = meters.stop(seconds, threads);
     shared.stop.store(true, Ordering::Release);
     let _ = shared.sender_poller.notify();
     let mut histogram = Histogram::<u64>::new(3).map_err(io::Error::other)?;
@@ -393,35 +249,27 @@ pub fn run(
     }
     let messages = shared.measured_messages.load(Ordering::Acquire);
     let reads = shared.reads.load(Ordering::Acquire);
-    let generator_cpu = match (cpu0, cpu1) {
-        (Some(a), Some(b)) => Some((b - a).as_secs_f64() / (seconds * threads as f64)),
-        _ => None,
-    };
-    let q = |p: f64| histogram.value_at_quantile(p) as f64 / 1000.0;
-    Ok(BroadcastReport {
+    Ok(Report {
+        url: config.url,
+        threads,
+        in_flight,
+        size: config.size,
         messages,
-        deliveries,
         seconds,
-        deliveries_per_s: deliveries as f64 / seconds,
         msgs_per_s: messages as f64 / seconds,
         mb_per_s: deliveries as f64 * config.size as f64 / seconds / 1e6,
-        latency_us: [
-            q(0.5),
-            q(0.9),
-            q(0.99),
-            q(0.999),
-            histogram.max() as f64 / 1000.0,
-        ],
+        latency_us: latency_us(&histogram),
         mismatches,
-        lost,
-        deliveries_per_read: deliveries as f64 / reads.max(1) as f64,
         generator_cpu,
         server_cpu,
-        config: BroadcastConfig {
-            threads,
+        server_user,
+        mode: Mode::Broadcast {
+            fanout: config.fanout,
             stalled,
-            in_flight,
-            ..config
+            deliveries,
+            deliveries_per_s: deliveries as f64 / seconds,
+            lost,
+            deliveries_per_read: deliveries as f64 / reads.max(1) as f64,
         },
     })
 }

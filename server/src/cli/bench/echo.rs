@@ -13,6 +13,7 @@
 //!   CPU-second: on a machine where the generator saturates first, that is the figure that
 //!   tells servers apart.
 
+use super::report::{latency_us, Meters, Mode, Report};
 use crate::cli::client::{Client, ClientOptions};
 use crate::transport::Transport;
 use hdrhistogram::Histogram;
@@ -57,141 +58,6 @@ pub struct BenchConfig {
     pub server_pid: Option<u32>,
 }
 
-/// The outcome.
-#[derive(Clone, Debug)]
-pub struct BenchReport {
-    /// Echoes received and checked during the measured period.
-    pub messages: u64,
-    /// Measured wall time.
-    pub seconds: f64,
-    /// Payload bytes echoed per second, in millions.
-    pub mb_per_s: f64,
-    /// Messages per second.
-    pub msgs_per_s: f64,
-    /// Round-trip latency percentiles in microseconds: p50, p90, p99, p99.9, max.
-    pub latency_us: [f64; 5],
-    /// Echoes that did not match what was sent.
-    pub mismatches: u64,
-    /// The generator's CPU time / (wall time × threads), if the OS tells.
-    pub generator_cpu: Option<f64>,
-    /// With `server_pid`: the server's CPU time / wall time (1.0 = one core busy).
-    pub server_cpu: Option<f64>,
-    /// With `server_pid`: the share of the server's CPU time spent in user space (the rest
-    /// is the kernel's: system calls, TCP, wake-ups).
-    pub server_user: Option<f64>,
-    /// With `rate`: scheduled sends that found every connection's slots still busy (the
-    /// server, or the generator, fell behind the offered load).
-    pub late: u64,
-    /// Settings, echoed in the JSON.
-    pub config: BenchConfig,
-}
-
-impl BenchReport {
-    /// Whether the generator itself was (nearly) saturated.
-    pub fn generator_saturated(&self) -> bool {
-        self.generator_cpu.is_some_and(|c| c > 0.9)
-    }
-
-    /// Echoes per second of server CPU time: what one fully busy server core would do at
-    /// this per-message cost (the server's own syscalls and user time, kernel included).
-    pub fn msgs_per_server_cpu_s(&self) -> Option<f64> {
-        per_server_cpu_s(self.msgs_per_s, self.server_cpu)
-    }
-
-    /// One JSON object.
-    pub fn to_json(&self) -> String {
-        let c = &self.config;
-        format!(
-            concat!(
-                r#"{{"url":{},"connections":{},"in_flight":{},"size":{},"text":{},"threads":{},"#,
-                r#""messages":{},"seconds":{:.3},"msgs_per_s":{:.1},"mb_per_s":{:.3},"#,
-                r#""latency_us":{{"p50":{:.1},"p90":{:.1},"p99":{:.1},"p999":{:.1},"max":{:.1}}},"#,
-                r#""mismatches":{},"generator_cpu":{},"generator_saturated":{},"rate":{},"late":{},"#,
-                r#""server_cpu":{},"server_user":{},"msgs_per_server_cpu_s":{}}}"#
-            ),
-            crate::apps::json_string(&c.url),
-            c.connections,
-            c.in_flight,
-            c.size,
-            c.text,
-            c.threads,
-            self.messages,
-            self.seconds,
-            self.msgs_per_s,
-            self.mb_per_s,
-            self.latency_us[0],
-            self.latency_us[1],
-            self.latency_us[2],
-            self.latency_us[3],
-            self.latency_us[4],
-            self.mismatches,
-            self.generator_cpu
-                .map_or("null".into(), |v| format!("{v:.3}")),
-            self.generator_saturated(),
-            c.rate.map_or("null".into(), |r| format!("{r:.1}")),
-            self.late,
-            self.server_cpu.map_or("null".into(), |v| format!("{v:.3}")),
-            self.server_user
-                .map_or("null".into(), |v| format!("{v:.3}")),
-            self.msgs_per_server_cpu_s()
-                .map_or("null".into(), |v| format!("{v:.1}")),
-        )
-    }
-
-    /// A few human-readable lines.
-    pub fn to_text(&self) -> String {
-        let c = &self.config;
-        let mut s = format!(
-            "{} connections × {} in flight, {} B {} messages, {} thread(s), {:.1} s\n\
-             {:.0} msg/s, {:.2} MB/s\n\
-             latency µs: p50 {:.0}  p90 {:.0}  p99 {:.0}  p99.9 {:.0}  max {:.0}\n",
-            c.connections,
-            c.in_flight,
-            c.size,
-            if c.text { "text" } else { "binary" },
-            c.threads,
-            self.seconds,
-            self.msgs_per_s,
-            self.mb_per_s,
-            self.latency_us[0],
-            self.latency_us[1],
-            self.latency_us[2],
-            self.latency_us[3],
-            self.latency_us[4],
-        );
-        if let Some(cpu) = self.generator_cpu {
-            s.push_str(&format!(
-                "generator CPU: {:.0}% of {} thread(s)\n",
-                cpu * 100.0,
-                c.threads
-            ));
-            if self.generator_saturated() {
-                s.push_str("warning: the generator itself is saturated: these numbers measure it, not the server\n");
-            }
-        }
-        if let Some(rate) = c.rate {
-            s.push_str(&format!(
-                "offered {rate:.0} msg/s; {} scheduled sends found no free connection\n",
-                self.late
-            ));
-        }
-        if let (Some(cpu), Some(per)) = (self.server_cpu, self.msgs_per_server_cpu_s()) {
-            s.push_str(&format!(
-                "server CPU: {:.0}% of a core ({:.0}% of it in user space), {per:.0} msg per server CPU-second\n",
-                cpu * 100.0,
-                self.server_user.unwrap_or(0.0) * 100.0
-            ));
-        }
-        if self.mismatches > 0 {
-            s.push_str(&format!(
-                "ERROR: {} echoes did not match what was sent\n",
-                self.mismatches
-            ));
-        }
-        s
-    }
-}
-
 /// Shared among generator threads.
 struct Shared {
     echoed: AtomicU64,
@@ -207,67 +73,8 @@ struct BenchConn {
     want_write: bool,
 }
 
-/// CPU time of this process (user + system), where the OS tells (Linux `/proc`).
-fn process_cpu() -> Option<Duration> {
-    cpu_of("self")
-}
-
-/// CPU time (user + system) of process `pid` ("self" for this one), from Linux `/proc`.
-pub(crate) fn cpu_of(pid: &str) -> Option<Duration> {
-    cpu_split_of(pid).map(|(user, system)| user + system)
-}
-
-/// CPU time of process `pid` split into (user, system), from Linux `/proc`.
-pub(crate) fn cpu_split_of(pid: &str) -> Option<(Duration, Duration)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which is in parentheses and may contain spaces).
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    // Linux reports in clock ticks of USER_HZ, which is 100 on every Linux ABI.
-    Some((
-        Duration::from_millis(utime * 10),
-        Duration::from_millis(stime * 10),
-    ))
-}
-
-/// The CPU time another process (the server) spends over a measured period, from Linux
-/// `/proc`. Shared by the echo and broadcast generators.
-pub(crate) struct CpuMeter {
-    pid: String,
-    start: (Duration, Duration),
-}
-
-impl CpuMeter {
-    /// Starts measuring process `pid` (None: no pid given, or no `/proc`).
-    pub(crate) fn start(pid: Option<u32>) -> Option<Self> {
-        let pid = pid?.to_string();
-        let start = cpu_split_of(&pid)?;
-        Some(CpuMeter { pid, start })
-    }
-
-    /// Over the `seconds` since the start: (CPU time ÷ wall time, the share of that CPU time
-    /// spent in user space, if there was any CPU time).
-    pub(crate) fn stop(self, seconds: f64) -> Option<(f64, Option<f64>)> {
-        let (u1, s1) = cpu_split_of(&self.pid)?;
-        let (u0, s0) = self.start;
-        let (user, total) = (u1 - u0, (u1 + s1) - (u0 + s0));
-        let share = (!total.is_zero()).then(|| user.as_secs_f64() / total.as_secs_f64());
-        Some((total.as_secs_f64() / seconds, share))
-    }
-}
-
-/// `rate` per second of server CPU time, given the server's CPU ÷ wall time.
-pub(crate) fn per_server_cpu_s(rate: f64, server_cpu: Option<f64>) -> Option<f64> {
-    server_cpu.filter(|&c| c > 0.0).map(|c| rate / c)
-}
-
 /// Runs the benchmark; `progress` is called about every 250 ms with (echoes so far, elapsed).
-pub fn run(
-    config: BenchConfig,
-    progress: &(dyn Fn(u64, Duration) + Sync),
-) -> io::Result<BenchReport> {
+pub fn run(config: BenchConfig, progress: &(dyn Fn(u64, Duration) + Sync)) -> io::Result<Report> {
     let threads = config.threads.clamp(1, config.connections.max(1));
     let payload: Arc<[u8]> = if config.text {
         (0..config.size).map(|i| b'a' + (i % 26) as u8).collect()
@@ -314,8 +121,7 @@ pub fn run(
     while start.elapsed() < config.warmup && !shared.stop.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(10));
     }
-    let server = CpuMeter::start(config.server_pid);
-    let cpu0 = process_cpu();
+    let meters = Meters::start(config.server_pid);
     let t0 = Instant::now();
     shared.echoed.store(0, Ordering::Release);
     shared.late.store(0, Ordering::Release);
@@ -338,8 +144,7 @@ pub fn run(
     }
     shared.measuring.store(false, Ordering::Release);
     let seconds = t0.elapsed().as_secs_f64();
-    let cpu1 = process_cpu();
-    let server = server.and_then(|m| m.stop(seconds));
+    let (generator_cpu, server_cpu, server_user) = meters.stop(seconds, threads);
     let late = shared.late.load(Ordering::Acquire);
     shared.stop.store(true, Ordering::Release);
     let mut histogram = Histogram::<u64>::new(3).map_err(io::Error::other)?;
@@ -353,30 +158,26 @@ pub fn run(
         mismatches += bad;
         messages += count;
     }
-    let generator_cpu = match (cpu0, cpu1) {
-        (Some(a), Some(b)) => Some((b - a).as_secs_f64() / (seconds * threads as f64)),
-        _ => None,
-    };
-    let (server_cpu, server_user) = server.map_or((None, None), |(cpu, user)| (Some(cpu), user));
-    let q = |p: f64| histogram.value_at_quantile(p) as f64 / 1000.0;
-    Ok(BenchReport {
+    Ok(Report {
+        url: config.url,
+        threads,
+        in_flight: config.in_flight,
+        size: config.size,
         messages,
         seconds,
         msgs_per_s: messages as f64 / seconds,
         mb_per_s: (messages as f64 * config.size as f64) / seconds / 1e6,
-        latency_us: [
-            q(0.5),
-            q(0.9),
-            q(0.99),
-            q(0.999),
-            histogram.max() as f64 / 1000.0,
-        ],
+        latency_us: latency_us(&histogram),
         mismatches,
         generator_cpu,
         server_cpu,
         server_user,
-        late,
-        config: BenchConfig { threads, ..config },
+        mode: Mode::Echo {
+            connections: config.connections,
+            text: config.text,
+            rate: config.rate,
+            late,
+        },
     })
 }
 

@@ -3,6 +3,7 @@
 
 pub mod broadcast;
 pub mod echo;
+pub mod report;
 
 use super::args::BenchArgs;
 use std::time::Duration;
@@ -40,22 +41,26 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), String> {
             bar.tick();
         }
     };
-    let report = echo::run(config, &progress).map_err(|e| format!("bench failed: {e}"))?;
+    let report = echo::run(config, &progress);
+    print_report(report, bar, args.json)
+}
+
+/// Prints the report (JSON or text); a wrong or lost message fails the run (exit 1).
+fn print_report(
+    report: std::io::Result<report::Report>,
+    bar: Option<indicatif::ProgressBar>,
+    json: bool,
+) -> Result<(), String> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    if args.json {
+    let report = report.map_err(|e| format!("bench failed: {e}"))?;
+    if json {
         println!("{}", report.to_json());
     } else {
         print!("{}", report.to_text());
     }
-    if report.mismatches > 0 {
-        return Err(format!(
-            "{} echoes did not match what was sent",
-            report.mismatches
-        ));
-    }
-    Ok(())
+    report.failure().map_or(Ok(()), Err)
 }
 
 /// A progress spinner on stderr when it is a terminal.
@@ -100,20 +105,6 @@ fn bench_broadcast(args: BenchArgs) -> Result<(), String> {
             bar.tick();
         }
     };
-    let report = broadcast::run(config, &progress).map_err(|e| format!("bench failed: {e}"))?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    if args.json {
-        println!("{}", report.to_json());
-    } else {
-        print!("{}", report.to_text());
-    }
-    if report.mismatches > 0 || report.lost > 0 {
-        return Err(format!(
-            "{} messages did not match what was sent, {} were lost",
-            report.mismatches, report.lost
-        ));
-    }
-    Ok(())
+    let report = broadcast::run(config, &progress);
+    print_report(report, bar, args.json)
 }
