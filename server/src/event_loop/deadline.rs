@@ -45,14 +45,25 @@ pub(super) enum Stage {
     Open,
 }
 
-/// A connection's timestamps on the loop's clock.
+/// A connection's timestamps on the loop's clock: when it was accepted, when it last read
+/// anything, when it last read a message, and when the unanswered ping went out (if one is).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Times {
-    pub(super) created: Ms,
-    pub(super) last_read: Ms,
-    pub(super) last_message: Ms,
-    /// When the unanswered ping went out, if one is out.
-    pub(super) ping_sent: Option<Ms>,
+    created: Ms,
+    last_read: Ms,
+    last_message: Ms,
+    ping_sent: Option<Ms>,
+}
+
+impl Times {
+    pub(super) fn new(created: Ms, last_read: Ms, last_message: Ms, ping_sent: Option<Ms>) -> Self {
+        Times {
+            created,
+            last_read,
+            last_message,
+            ping_sent,
+        }
+    }
 }
 
 /// What is due for a connection now.

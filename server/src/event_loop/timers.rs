@@ -69,12 +69,12 @@ impl EventLoop {
                 }
             }
         };
-        let times = Times {
-            created: conn.created,
-            last_read: conn.last_read,
-            last_message: conn.last_message,
-            ping_sent: conn.ping_sent.get(),
-        };
+        let times = Times::new(
+            conn.created,
+            conn.last_read,
+            conn.last_message,
+            conn.ping_sent.get(),
+        );
         match deadline::due(stage, times, to, now) {
             Due::At(next) => Some(next),
             Due::Drop(code) => {

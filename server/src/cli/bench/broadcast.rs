@@ -13,12 +13,12 @@
 //! still to get it; the receiver that takes the count to zero records the latency and wakes the
 //! sender.
 
-use super::report::{latency_us, Meters, Mode, Report};
+use super::report::{latency_us, measure, warm_up, Mode, Report};
 use crate::cli::client::{Client, ClientOptions};
 use crate::transport::Transport;
 use hdrhistogram::Histogram;
 use polling::{Event, Events, PollMode, Poller};
-use std::io::{self, Read};
+use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -173,15 +173,14 @@ pub fn run(
                         .collect::<io::Result<Vec<_>>>();
                     barrier.wait();
                     let result = conns.and_then(|c| {
-                        drive(
-                            c,
-                            t == 0,
-                            reading as u32,
+                        let ctx = Thread {
+                            reading: reading as u32,
                             in_flight,
-                            &poller,
-                            &config,
-                            &shared,
-                        )
+                            poller: &poller,
+                            config: &config,
+                            shared: &shared,
+                        };
+                        drive(c, t == 0, ctx)
                     });
                     if result.is_err() {
                         shared.stop.store(true, Ordering::Release);
@@ -192,39 +191,29 @@ pub fn run(
         );
     }
     barrier.wait();
-    let start = Instant::now();
-    while start.elapsed() < config.warmup && !shared.stop.load(Ordering::Acquire) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let meters = Meters::start(config.server_pid);
-    let t0 = Instant::now();
+    let meters = warm_up(config.warmup, &shared.stop, config.server_pid);
     shared.measuring.store(true, Ordering::Release);
-    let mut last_report = Instant::now();
-    let (mut last_completed, mut last_progress) = (0, Instant::now());
-    let mut stuck = false;
-    loop {
-        std::thread::sleep(Duration::from_millis(5));
-        let completed = shared.completed.load(Ordering::Acquire);
-        if completed != last_completed {
-            (last_completed, last_progress) = (completed, Instant::now());
-        } else if last_progress.elapsed() >= STUCK {
-            stuck = true;
-            break;
-        }
-        if last_report.elapsed() >= Duration::from_millis(250) {
-            progress(shared.deliveries.load(Ordering::Acquire), t0.elapsed());
-            last_report = Instant::now();
-        }
-        let done = match config.messages {
-            Some(m) => shared.measured_messages.load(Ordering::Acquire) >= m,
-            None => t0.elapsed() >= config.duration,
-        };
-        if done || shared.stop.load(Ordering::Acquire) {
-            break;
-        }
-    }
+    let mut last = (0, Instant::now());
+    let (seconds, finished) = measure(
+        config.duration,
+        config.messages,
+        &shared.stop,
+        progress,
+        || {
+            let completed = shared.completed.load(Ordering::Acquire);
+            if completed != last.0 {
+                last = (completed, Instant::now());
+            } else if last.1.elapsed() >= STUCK {
+                return None;
+            }
+            Some((
+                shared.deliveries.load(Ordering::Acquire),
+                shared.measured_messages.load(Ordering::Acquire),
+            ))
+        },
+    );
+    let stuck = !finished;
     shared.measuring.store(false, Ordering::Release);
-    let seconds = t0.elapsed().as_secs_f64();
     let (generator_cpu, server_cpu, server_user) = meters.stop(seconds, threads);
     shared.stop.store(true, Ordering::Release);
     let _ = shared.sender_poller.notify();
@@ -277,16 +266,24 @@ pub fn run(
 /// (latency histogram, mismatches, lost, measured deliveries)
 type ThreadResult = io::Result<(Histogram<u64>, u64, u64, u64)>;
 
+/// What every generator thread works with.
+#[derive(Clone, Copy)]
+struct Thread<'a> {
+    /// Receivers that read (each message must reach them all).
+    reading: u32,
+    in_flight: usize,
+    poller: &'a Poller,
+    config: &'a BroadcastConfig,
+    shared: &'a Shared,
+}
+
 /// One generator thread: its receivers, and on thread 0 also the sender (the last connection).
 fn drive(
     streams: Vec<(Transport, wslens::Connection)>,
     is_sender_thread: bool,
-    reading: u32,
-    in_flight: usize,
-    poller: &Poller,
-    config: &BroadcastConfig,
-    shared: &Shared,
+    ctx: Thread<'_>,
 ) -> ThreadResult {
+    let poller = ctx.poller;
     let mut conns = Vec::with_capacity(streams.len());
     for (key, (mut stream, ws)) in streams.into_iter().enumerate() {
         stream.set_nonblocking(true)?;
@@ -301,24 +298,21 @@ fn drive(
         });
     }
     let sender_key = is_sender_thread.then(|| conns.len() - 1);
-    let result = drive_loop(
-        &mut conns, sender_key, reading, in_flight, poller, config, shared,
-    );
+    let result = drive_loop(&mut conns, sender_key, ctx);
     for c in &mut conns {
         super::echo::close_link(poller, &mut c.stream, &mut c.ws);
     }
     result
 }
 
-fn drive_loop(
-    conns: &mut [Conn],
-    sender_key: Option<usize>,
-    reading: u32,
-    in_flight: usize,
-    poller: &Poller,
-    config: &BroadcastConfig,
-    shared: &Shared,
-) -> ThreadResult {
+fn drive_loop(conns: &mut [Conn], sender_key: Option<usize>, ctx: Thread<'_>) -> ThreadResult {
+    let Thread {
+        reading,
+        in_flight,
+        poller,
+        config,
+        shared,
+    } = ctx;
     let size = config.size;
     let on_sender_thread = sender_key.is_some();
     let mut hist = Histogram::<u64>::new(3).map_err(io::Error::other)?;
@@ -363,22 +357,14 @@ fn drive_loop(
             let is_sender = Some(key) == sender_key;
             let c = &mut conns[key];
             if ev.readable {
-                let n = match c.stream.read(&mut buf) {
-                    Ok(0) => {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "the server closed a reading connection",
-                        ))
-                    }
-                    Ok(n) => {
-                        if measuring && !is_sender {
-                            reads += 1;
-                        }
-                        n
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                    Err(e) => return Err(e),
-                };
+                let n = super::echo::read_link(
+                    &mut c.stream,
+                    &mut buf,
+                    "the server closed a reading connection",
+                )?;
+                if n > 0 && measuring && !is_sender {
+                    reads += 1;
+                }
                 let mut pos = 0;
                 while pos < n {
                     let (used, got) =

@@ -13,7 +13,7 @@
 //!   CPU-second: on a machine where the generator saturates first, that is the figure that
 //!   tells servers apart.
 
-use super::report::{latency_us, Meters, Mode, Report};
+use super::report::{latency_us, measure, warm_up, Mode, Report};
 use crate::cli::client::{Client, ClientOptions};
 use crate::transport::Transport;
 use hdrhistogram::Histogram;
@@ -116,34 +116,21 @@ pub fn run(config: BenchConfig, progress: &(dyn Fn(u64, Duration) + Sync)) -> io
         );
     }
     barrier.wait();
-    let start = Instant::now();
-    // Warm-up, then the measured period.
-    while start.elapsed() < config.warmup && !shared.stop.load(Ordering::Acquire) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let meters = Meters::start(config.server_pid);
-    let t0 = Instant::now();
+    let meters = warm_up(config.warmup, &shared.stop, config.server_pid);
     shared.echoed.store(0, Ordering::Release);
     shared.late.store(0, Ordering::Release);
     shared.measuring.store(true, Ordering::Release);
-    let mut last_report = Instant::now();
-    loop {
-        std::thread::sleep(Duration::from_millis(5));
-        let echoed = shared.echoed.load(Ordering::Acquire);
-        if last_report.elapsed() >= Duration::from_millis(250) {
-            progress(echoed, t0.elapsed());
-            last_report = Instant::now();
-        }
-        let done = match config.messages {
-            Some(m) => echoed >= m,
-            None => t0.elapsed() >= config.duration,
-        };
-        if done || shared.stop.load(Ordering::Acquire) {
-            break;
-        }
-    }
+    let (seconds, _) = measure(
+        config.duration,
+        config.messages,
+        &shared.stop,
+        progress,
+        || {
+            let echoed = shared.echoed.load(Ordering::Acquire);
+            Some((echoed, echoed))
+        },
+    );
     shared.measuring.store(false, Ordering::Release);
-    let seconds = t0.elapsed().as_secs_f64();
     let (generator_cpu, server_cpu, server_user) = meters.stop(seconds, threads);
     let late = shared.late.load(Ordering::Acquire);
     shared.stop.store(true, Ordering::Release);
@@ -304,17 +291,7 @@ fn drive(
             let key = ev.key;
             let c = &mut conns[key];
             if ev.readable {
-                let n = match c.stream.read(&mut buf) {
-                    Ok(0) => {
-                        return Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "server closed a connection",
-                        ))
-                    }
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-                    Err(e) => return Err(e),
-                };
+                let n = read_link(&mut c.stream, &mut buf, "server closed a connection")?;
                 let mut pos = 0;
                 let measuring = shared.measuring.load(Ordering::Relaxed);
                 let closed_loop = pacer.is_none();
@@ -381,6 +358,20 @@ fn flush(poller: &Poller, key: usize, c: &mut BenchConn) -> io::Result<()> {
 /// Writes what the protocol has to send (and TLS records waiting for the socket) without
 /// blocking, and keeps the poller's write interest (`want_write`) in step with what is left.
 /// Shared by the echo and broadcast generators.
+/// One non-blocking read of a link: the bytes read (0: none yet); the server closing it is an
+/// error (`closed` says which link).
+pub(crate) fn read_link(stream: &mut Transport, buf: &mut [u8], closed: &str) -> io::Result<usize> {
+    match stream.read(buf) {
+        Ok(0) => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            closed.to_owned(),
+        )),
+        Ok(n) => Ok(n),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
 pub(crate) fn flush_link(
     poller: &Poller,
     key: usize,

@@ -23,26 +23,42 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), String> {
         duration: args.duration,
         messages: args.messages,
         warmup: args.warmup,
-        threads: args
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        threads: generator_threads(args.threads),
         deflate: args.deflate.then(wslens::deflate::DeflateConfig::default),
         rate: args.rate,
         server_pid: args.server_pid,
     };
+    with_spinner("echoes", "msg/s", args.json, |progress| {
+        echo::run(config, progress)
+    })
+}
+
+/// Runs a generator with a progress spinner on stderr (when it is a terminal) counting
+/// `what` at `rate_unit`, then prints its report.
+fn with_spinner(
+    what: &str,
+    rate_unit: &str,
+    json: bool,
+    run: impl FnOnce(&(dyn Fn(u64, Duration) + Sync)) -> std::io::Result<report::Report>,
+) -> Result<(), String> {
     let bar = spinner();
-    let progress = |echoed: u64, elapsed: Duration| {
+    let progress = |done: u64, elapsed: Duration| {
         if let Some(bar) = &bar {
-            let rate = echoed as f64 / elapsed.as_secs_f64().max(1e-9);
+            let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
             bar.set_message(format!(
-                "{echoed} echoes, {rate:.0} msg/s, {:.1} s",
+                "{done} {what}, {rate:.0} {rate_unit}, {:.1} s",
                 elapsed.as_secs_f64()
             ));
             bar.tick();
         }
     };
-    let report = echo::run(config, &progress);
-    print_report(report, bar, args.json)
+    let report = run(&progress);
+    print_report(report, bar, json)
+}
+
+/// `--threads`, or one per core.
+fn generator_threads(threads: Option<usize>) -> usize {
+    threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Prints the report (JSON or text); a wrong or lost message fails the run (exit 1).
@@ -88,23 +104,11 @@ fn bench_broadcast(args: BenchArgs) -> Result<(), String> {
         duration: args.duration,
         messages: args.messages,
         warmup: args.warmup,
-        threads: args
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        threads: generator_threads(args.threads),
         server_pid: args.server_pid,
         tls,
     };
-    let bar = spinner();
-    let progress = |delivered: u64, elapsed: Duration| {
-        if let Some(bar) = &bar {
-            let rate = delivered as f64 / elapsed.as_secs_f64().max(1e-9);
-            bar.set_message(format!(
-                "{delivered} deliveries, {rate:.0}/s, {:.1} s",
-                elapsed.as_secs_f64()
-            ));
-            bar.tick();
-        }
-    };
-    let report = broadcast::run(config, &progress);
-    print_report(report, bar, args.json)
+    with_spinner("deliveries", "/s", args.json, |progress| {
+        broadcast::run(config, progress)
+    })
 }

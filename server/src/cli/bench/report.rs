@@ -3,7 +3,8 @@
 
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// The outcome of a run.
 #[derive(Clone, Debug)]
@@ -315,6 +316,49 @@ impl CpuMeter {
         let share = (!total.is_zero()).then(|| user.as_secs_f64() / total.as_secs_f64());
         Some((total.as_secs_f64() / seconds, share))
     }
+}
+
+/// The warm-up (excluded from the statistics: it ends early if a thread gave up, `stop`),
+/// then the meters of the measured period that starts.
+pub(crate) fn warm_up(warmup: Duration, stop: &AtomicBool, server_pid: Option<u32>) -> Meters {
+    let start = Instant::now();
+    while start.elapsed() < warmup && !stop.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Meters::start(server_pid)
+}
+
+/// The measured period. Every 5 ms `poll` gives (what the spinner counts, what `messages`
+/// counts), or `None` to give up (a stall); `progress` is called every 250 ms. It ends when
+/// `messages` are done, after `duration` (without `messages`), or when `stop` is set.
+/// Returns the seconds measured and `false` if `poll` gave up.
+pub(crate) fn measure(
+    duration: Duration,
+    messages: Option<u64>,
+    stop: &AtomicBool,
+    progress: &(dyn Fn(u64, Duration) + Sync),
+    mut poll: impl FnMut() -> Option<(u64, u64)>,
+) -> (f64, bool) {
+    let t0 = Instant::now();
+    let mut last_report = t0;
+    let finished = loop {
+        std::thread::sleep(Duration::from_millis(5));
+        let Some((shown, counted)) = poll() else {
+            break false;
+        };
+        if last_report.elapsed() >= Duration::from_millis(250) {
+            progress(shown, t0.elapsed());
+            last_report = Instant::now();
+        }
+        let done = match messages {
+            Some(m) => counted >= m,
+            None => t0.elapsed() >= duration,
+        };
+        if done || stop.load(Ordering::Acquire) {
+            break true;
+        }
+    };
+    (t0.elapsed().as_secs_f64(), finished)
 }
 
 /// The generator's and the server's meters over one measured period.
