@@ -79,7 +79,8 @@ fn slowloris_is_dropped_at_the_handshake_timeout_while_others_are_served() {
         }
     }
     assert!(
-        started.elapsed() >= timeout,
+        // (less 2 ms: the loop's clock counts whole milliseconds)
+        started.elapsed() >= timeout - Duration::from_millis(2),
         "dropped after {:?}, before the {timeout:?} handshake timeout",
         started.elapsed()
     );
