@@ -24,6 +24,23 @@ fn serves_the_page_metrics_and_health() {
 }
 
 #[test]
+fn plain_http_requests_share_the_cores_head_rules() {
+    let server = Server::start(&["--threads", "1"]);
+    let status = |r: &[u8]| http(server.port, r).unwrap().0;
+    assert_eq!(status(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
+    assert_eq!(status(b"GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n"), 200);
+    // RFC 7230 §3.2.4: no whitespace between a header name and its colon, no obs-fold.
+    assert_eq!(status(b"GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n"), 400);
+    assert_eq!(
+        status(b"GET /healthz HTTP/1.1\r\nHost: x\r\n y\r\n\r\n"),
+        400
+    );
+    assert_eq!(status(b"GET /healthz\r\nHost: x\r\n\r\n"), 400);
+    assert_eq!(status(b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n"), 505);
+    assert_eq!(status(b"POST /healthz HTTP/1.1\r\nHost: x\r\n\r\n"), 405);
+}
+
+#[test]
 fn static_paths_with_backslashes_or_nul_are_refused_even_when_such_a_file_exists() {
     let root = wslens_e2e::tls::temp_dir("www");
     std::fs::write(root.join("index.html"), "home").unwrap();

@@ -29,9 +29,9 @@ impl Handshake {
             Handshake::Server { buf, .. } | Handshake::Client { buf, .. } => buf,
         };
         let before = buf.len();
-        // One byte past the cap lets the parser see that the head is too long (431).
-        let room = max_header_bytes.saturating_add(1).saturating_sub(before);
-        let take = input.len().min(room.max(1));
+        let take = input
+            .len()
+            .min(crate::handshake::head_room(max_header_bytes, before));
         buf.extend_from_slice(&input[..take]);
         match self {
             Handshake::Server {

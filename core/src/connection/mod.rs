@@ -222,12 +222,26 @@ impl Connection<NoTrace> {
 
     /// Server role, starting with the opening handshake: feed it the client's request.
     pub fn server(config: Config) -> Self {
+        Self::server_with(config, None)
+    }
+
+    /// Server role, for a request whose head the caller already read and validated (with
+    /// [`Head::parse`](crate::handshake::Head::parse) and
+    /// [`Request::from_head`](crate::handshake::Request::from_head)): the connection starts
+    /// where [`Connection::server`] would be after its [`Event::Request`], waiting for
+    /// [`Connection::accept`] or [`Connection::reject`]. The head is not parsed again.
+    pub fn from_request(config: Config, request: Request) -> Self {
+        Self::server_with(config, Some(request))
+    }
+
+    /// Server role in the handshake phase, with its request already read or still to come.
+    fn server_with(config: Config, request: Option<Request>) -> Self {
         let parser = RequestParser::with_max_header_bytes(config.max_header_bytes);
         let mut c = Self::build(Role::Server, State::Connecting, config, None);
         c.handshake = Some(Box::new(Handshake::Server {
             parser,
             buf: Vec::new(),
-            request: None,
+            request,
         }));
         c
     }

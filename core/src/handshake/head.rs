@@ -47,6 +47,13 @@ impl HeadScanner {
         self.scanned
     }
 
+    /// How many more bytes a caller holding `buffered` bytes of head should buffer before
+    /// scanning again: up to one past the cap, so [`HeadScanner::scan`] sees a head that is too
+    /// long (431), and at least one.
+    pub const fn room(&self, buffered: usize) -> usize {
+        room(self.max, buffered)
+    }
+
     /// Looks at the bytes of `buf` not seen before. Returns the length of the head including
     /// its terminating blank line once found. Past the cap without one: 431.
     pub fn scan(&mut self, buf: &[u8]) -> Result<Option<usize>, HandshakeError> {
@@ -82,16 +89,84 @@ impl HeadScanner {
     }
 }
 
-/// A parsed head: the start line and the headers.
-pub(crate) struct Head<'a> {
+/// See [`HeadScanner::room`]: the one place the header cap becomes a buffer size.
+pub(crate) const fn room(max: usize, buffered: usize) -> usize {
+    let room = max.saturating_add(1).saturating_sub(buffered);
+    if room == 0 {
+        1
+    } else {
+        room
+    }
+}
+
+/// A head split into lines: the start line and the headers.
+pub(crate) struct Lines<'a> {
     pub(crate) start_line: &'a str,
     pub(crate) headers: Vec<Header>,
+}
+
+/// A parsed HTTP/1.1 request head (RFC 7230 §3.1.1 request-line, §3.2 header fields): any
+/// method and target, so the same parse serves static files and WebSocket upgrades;
+/// [`Request::from_head`](super::Request::from_head) then applies RFC 6455 §4.2.1.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head<'a> {
+    /// The method, as sent.
+    pub method: &'a str,
+    /// The request-target, as sent.
+    pub target: &'a str,
+    /// The HTTP version, as sent (`HTTP/1.1`).
+    pub version: &'a str,
+    /// Every header line, in order.
+    pub headers: Vec<Header>,
+}
+
+impl<'a> Head<'a> {
+    /// Parses a complete head: the bytes up to and including the blank line that ends it (as
+    /// [`HeadScanner::scan`] finds it). Refuses (400) a request line that is not three
+    /// space-separated parts, and everything [`Header`] lines may not hold: non-UTF-8 bytes,
+    /// control characters, bare CR or LF, obs-fold, names that are not tokens or are followed
+    /// by whitespace before the colon (RFC 7230 §3.2.4).
+    pub fn parse(head: &'a [u8]) -> Result<Self, HandshakeError> {
+        let lines = split_head(head)?;
+        let mut parts = lines.start_line.split(' ');
+        let (Some(method), Some(target), Some(version), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(HandshakeError::new(400, "malformed request line", Some(0)));
+        };
+        Ok(Head {
+            method,
+            target,
+            version,
+            headers: lines.headers,
+        })
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        first(&self.headers, name)
+    }
+
+    /// The target's path: everything before `?`.
+    pub fn path(&self) -> &'a str {
+        self.target.split_once('?').map_or(self.target, |(p, _)| p)
+    }
+
+    /// Whether the request asks for a protocol upgrade (has an `Upgrade` header).
+    pub fn is_upgrade(&self) -> bool {
+        self.header("upgrade").is_some()
+    }
+
+    /// The minor version of an `HTTP/1.x` request (`None` for anything else).
+    pub fn version_minor(&self) -> Option<u8> {
+        self.version.strip_prefix("HTTP/1.")?.parse().ok()
+    }
 }
 
 /// Splits a complete head (ending in CRLFCRLF) into its start line and header lines.
 /// Refuses (400) non-UTF-8 bytes, control characters, bare CR or LF, obs-fold, and names
 /// that are not tokens or are followed by whitespace before the colon (RFC 7230 §3.2.4).
-pub(crate) fn split_head(head: &[u8]) -> Result<Head<'_>, HandshakeError> {
+pub(crate) fn split_head(head: &[u8]) -> Result<Lines<'_>, HandshakeError> {
     let bad = |reason, at| HandshakeError::new(400, reason, Some(at));
     let text =
         core::str::from_utf8(head).map_err(|e| bad("head is not valid UTF-8", e.valid_up_to()))?;
@@ -135,10 +210,18 @@ pub(crate) fn split_head(head: &[u8]) -> Result<Head<'_>, HandshakeError> {
             line: at..at + line.len(),
         });
     }
-    Ok(Head {
+    Ok(Lines {
         start_line,
         headers,
     })
+}
+
+/// The first value of header `name` (case-insensitive).
+pub(crate) fn first<'h>(headers: &'h [Header], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str())
 }
 
 /// All values of header `name` (case-insensitive), in order.

@@ -13,7 +13,7 @@ mod request;
 
 pub use accept::{accept_key, accept_key_steps, AcceptKeySteps, GUID};
 pub use client::{ClientHandshake, ClientRequest, Response};
-pub use head::{HeadScanner, Header};
+pub use head::{Head, HeadScanner, Header};
 pub use headers::ExtensionOffer;
 pub use request::{
     accept_response, negotiate_protocol, reason_phrase, reject_response, AcceptOptions, Request,
@@ -22,6 +22,11 @@ pub use request::{
 
 use alloc::vec::Vec;
 use core::fmt;
+
+/// See [`HeadScanner::room`] (for a head buffered by the connection).
+pub(crate) const fn head_room(max: usize, buffered: usize) -> usize {
+    head::room(max, buffered)
+}
 
 /// A head scanner with cap `max` (for the inspector).
 pub(crate) fn head_scanner(max: usize) -> head::HeadScanner {

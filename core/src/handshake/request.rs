@@ -2,7 +2,7 @@
 //! it, and build the 101 response or a rejection.
 
 use super::accept::accept_key;
-use super::head::{any_lists, list_items, single, split_head, HeadScanner, Header};
+use super::head::{any_lists, list_items, single, Head, HeadScanner, Header};
 use super::headers::{parse_extensions, percent_decode, ExtensionOffer};
 use super::{HandshakeError, Status, DEFAULT_MAX_HEADER_BYTES};
 use alloc::format;
@@ -41,10 +41,7 @@ pub struct Request {
 impl Request {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str())
+        super::head::first(&self.headers, name)
     }
 
     /// The token of an `Authorization: Bearer <token>` header.
@@ -102,126 +99,130 @@ impl RequestParser {
     pub fn parse(&mut self, buf: &[u8]) -> Result<Status<Request>, HandshakeError> {
         match self.scanner.scan(buf)? {
             None => Ok(Status::Partial),
-            Some(end) => Ok(Status::Complete(parse_request(&buf[..end])?, end)),
+            Some(end) => Ok(Status::Complete(
+                Request::from_head(Head::parse(&buf[..end])?)?,
+                end,
+            )),
         }
     }
 }
 
-/// Validates a complete request head (RFC 6455 §4.2.1), in the RFC's order.
-fn parse_request(head: &[u8]) -> Result<Request, HandshakeError> {
-    let bad = |reason| HandshakeError::new(400, reason, None);
-    let parsed = split_head(head)?;
-    let mut parts = parsed.start_line.split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(HandshakeError::new(400, "malformed request line", Some(0)));
-    };
-    // 1. "The method of the request MUST be GET, and the HTTP version MUST be at least 1.1."
-    if method != "GET" {
-        return Err(HandshakeError::new(400, "the method must be GET", Some(0)));
-    }
-    let version_minor = match version.strip_prefix("HTTP/1.").map(str::parse::<u8>) {
-        Some(Ok(minor)) if minor >= 1 => minor,
-        _ => {
+impl Request {
+    /// Validates a parsed request head as an opening handshake (RFC 6455 §4.2.1), in the
+    /// RFC's order: the error says which rule failed, with the HTTP status to answer.
+    pub fn from_head(head: Head<'_>) -> Result<Request, HandshakeError> {
+        let bad = |reason| HandshakeError::new(400, reason, None);
+        let Head {
+            method,
+            target,
+            version,
+            headers,
+        } = head;
+        // 1. "The method of the request MUST be GET, and the HTTP version MUST be at least 1.1."
+        if method != "GET" {
+            return Err(HandshakeError::new(400, "the method must be GET", Some(0)));
+        }
+        let version_minor = match version.strip_prefix("HTTP/1.").map(str::parse::<u8>) {
+            Some(Ok(minor)) if minor >= 1 => minor,
+            _ => {
+                return Err(HandshakeError::new(
+                    400,
+                    "HTTP/1.1 or later is required",
+                    Some(method.len() + target.len() + 2),
+                ))
+            }
+        };
+        // 2. The Request-URI: origin-form, path and optional query.
+        if !target.starts_with('/') {
             return Err(HandshakeError::new(
                 400,
-                "HTTP/1.1 or later is required",
-                Some(method.len() + target.len() + 2),
-            ))
+                "the request target must start with /",
+                Some(method.len() + 1),
+            ));
         }
-    };
-    // 2. The Request-URI: origin-form, path and optional query.
-    if !target.starts_with('/') {
-        return Err(HandshakeError::new(
-            400,
-            "the request target must start with /",
-            Some(method.len() + 1),
-        ));
-    }
-    let (path, query) = match target.split_once('?') {
-        Some((p, q)) => (p, Some(String::from(q))),
-        None => (target, None),
-    };
-    let headers = parsed.headers;
-    // 3. Host.
-    let host = single(&headers, "host", "more than one Host header")?
-        .ok_or_else(|| bad("missing Host header"))?;
-    // 4. Upgrade: websocket. A plain HTTP request to a WebSocket resource gets 426 Upgrade
-    //    Required (RFC 7231 §6.5.15), which tells the client what to do; a wrong value is 400.
-    if !headers
-        .iter()
-        .any(|h| h.name.eq_ignore_ascii_case("upgrade"))
-    {
-        return Err(HandshakeError::new(
-            426,
-            "this resource needs a WebSocket upgrade (missing Upgrade header)",
-            None,
-        ));
-    }
-    if !any_lists(&headers, "upgrade", "websocket") {
-        return Err(bad("the Upgrade header must list websocket"));
-    }
-    // 5. Connection: Upgrade.
-    if !any_lists(&headers, "connection", "upgrade") {
-        return Err(bad("the Connection header must list upgrade"));
-    }
-    // 6. Sec-WebSocket-Key: base64 of 16 bytes.
-    let key = single(
-        &headers,
-        "sec-websocket-key",
-        "more than one Sec-WebSocket-Key header",
-    )?
-    .ok_or_else(|| bad("missing Sec-WebSocket-Key header"))?;
-    match STANDARD.decode(key) {
-        Ok(bytes) if bytes.len() == 16 => {}
-        _ => return Err(bad("Sec-WebSocket-Key must be base64 of 16 bytes")),
-    }
-    // 8. Sec-WebSocket-Version: 13, else 426 with the version we speak (§4.2.2).
-    match single(
-        &headers,
-        "sec-websocket-version",
-        "more than one Sec-WebSocket-Version header",
-    )? {
-        Some("13") => {}
-        Some(_) => {
+        let (path, query) = match target.split_once('?') {
+            Some((p, q)) => (p, Some(String::from(q))),
+            None => (target, None),
+        };
+        // 3. Host.
+        let host = single(&headers, "host", "more than one Host header")?
+            .ok_or_else(|| bad("missing Host header"))?;
+        // 4. Upgrade: websocket. A plain HTTP request to a WebSocket resource gets 426 Upgrade
+        //    Required (RFC 7231 §6.5.15), which tells the client what to do; a wrong value is 400.
+        if !headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case("upgrade"))
+        {
             return Err(HandshakeError::new(
                 426,
-                "unsupported Sec-WebSocket-Version (only 13)",
+                "this resource needs a WebSocket upgrade (missing Upgrade header)",
                 None,
-            ))
+            ));
         }
-        None => {
-            return Err(HandshakeError::new(
-                426,
-                "missing Sec-WebSocket-Version header (13)",
-                None,
-            ))
+        if !any_lists(&headers, "upgrade", "websocket") {
+            return Err(bad("the Upgrade header must list websocket"));
         }
+        // 5. Connection: Upgrade.
+        if !any_lists(&headers, "connection", "upgrade") {
+            return Err(bad("the Connection header must list upgrade"));
+        }
+        // 6. Sec-WebSocket-Key: base64 of 16 bytes.
+        let key = single(
+            &headers,
+            "sec-websocket-key",
+            "more than one Sec-WebSocket-Key header",
+        )?
+        .ok_or_else(|| bad("missing Sec-WebSocket-Key header"))?;
+        match STANDARD.decode(key) {
+            Ok(bytes) if bytes.len() == 16 => {}
+            _ => return Err(bad("Sec-WebSocket-Key must be base64 of 16 bytes")),
+        }
+        // 8. Sec-WebSocket-Version: 13, else 426 with the version we speak (§4.2.2).
+        match single(
+            &headers,
+            "sec-websocket-version",
+            "more than one Sec-WebSocket-Version header",
+        )? {
+            Some("13") => {}
+            Some(_) => {
+                return Err(HandshakeError::new(
+                    426,
+                    "unsupported Sec-WebSocket-Version (only 13)",
+                    None,
+                ))
+            }
+            None => {
+                return Err(HandshakeError::new(
+                    426,
+                    "missing Sec-WebSocket-Version header (13)",
+                    None,
+                ))
+            }
+        }
+        // 9-10. Subprotocols and extensions offered.
+        let protocols = list_items(&headers, "sec-websocket-protocol");
+        let mut extensions = Vec::new();
+        for value in super::head::values(&headers, "sec-websocket-extensions") {
+            extensions.extend(
+                parse_extensions(value)
+                    .ok_or_else(|| bad("malformed Sec-WebSocket-Extensions header"))?,
+            );
+        }
+        let origin = single(&headers, "origin", "more than one Origin header")?.map(String::from);
+        Ok(Request {
+            method: method.into(),
+            target: target.into(),
+            path: path.into(),
+            query,
+            version_minor,
+            host: host.into(),
+            origin,
+            key: key.into(),
+            protocols,
+            extensions,
+            headers,
+        })
     }
-    // 9-10. Subprotocols and extensions offered.
-    let protocols = list_items(&headers, "sec-websocket-protocol");
-    let mut extensions = Vec::new();
-    for value in super::head::values(&headers, "sec-websocket-extensions") {
-        extensions.extend(
-            parse_extensions(value)
-                .ok_or_else(|| bad("malformed Sec-WebSocket-Extensions header"))?,
-        );
-    }
-    let origin = single(&headers, "origin", "more than one Origin header")?.map(String::from);
-    Ok(Request {
-        method: method.into(),
-        target: target.into(),
-        path: path.into(),
-        query,
-        version_minor,
-        host: host.into(),
-        origin,
-        key: key.into(),
-        protocols,
-        extensions,
-        headers,
-    })
 }
 
 /// What the server accepts: the subprotocol and extensions it selected, and extra headers.
@@ -275,6 +276,7 @@ pub const fn reason_phrase(status: u16) -> &'static str {
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
         _ => "Error",
     }
 }

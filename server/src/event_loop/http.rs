@@ -11,13 +11,7 @@ impl EventLoop {
             Phase::Respond => {}
             Phase::Ws(_) => self.on_ws_bytes(key, input, now),
             Phase::Head(head) => {
-                let room = self
-                    .shared
-                    .config
-                    .max_header_bytes
-                    .saturating_add(1)
-                    .saturating_sub(head.buf.len());
-                let take = input.len().min(room.max(1));
+                let take = input.len().min(head.scanner.room(head.buf.len()));
                 head.buf.extend_from_slice(&input[..take]);
                 match head.scanner.scan(&head.buf) {
                     Ok(None) => {}
@@ -36,26 +30,20 @@ impl EventLoop {
         }
     }
 
-    /// A complete request head: a WebSocket upgrade or a plain HTTP request.
-    pub(super) fn on_head(&mut self, key: usize, head: &[u8], rest: &mut [u8], now: Ms) {
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut req = httparse::Request::new(&mut headers);
-        let (method, target, upgrade) = match req.parse(head) {
-            Ok(httparse::Status::Complete(_)) => (
-                req.method.unwrap_or("").to_owned(),
-                req.path.unwrap_or("").to_owned(),
-                req.headers
-                    .iter()
-                    .any(|h| h.name.eq_ignore_ascii_case("upgrade")),
-            ),
-            _ => {
-                self.respond(key, reject_response(400, "malformed HTTP request"));
+    /// A complete request head, parsed once by the core (RFC 7230 §3): a WebSocket upgrade
+    /// or a plain HTTP request.
+    pub(super) fn on_head(&mut self, key: usize, bytes: &[u8], rest: &mut [u8], now: Ms) {
+        let head = match handshake::Head::parse(bytes) {
+            Ok(head) => head,
+            Err(e) => {
+                Metrics::inc(&self.shared.metrics.handshakes_failed);
+                self.respond(key, e.response());
                 return;
             }
         };
-        let path = target.split('?').next().unwrap_or("").to_owned();
-        let route = self.shared.route(&path);
-        if upgrade {
+        let path = head.path();
+        let route = self.shared.route(path);
+        if head.is_upgrade() {
             match route {
                 Some(route) => self.upgrade(key, head, rest, route, now),
                 None => {
@@ -68,9 +56,14 @@ impl EventLoop {
             }
             return;
         }
+        if head.version_minor().is_none() {
+            self.respond(key, reject_response(505, "only HTTP/1.x is served"));
+            return;
+        }
+        let method = head.method;
         Metrics::inc(&self.shared.metrics.http_requests);
         let head_only = method == "HEAD";
-        let response = match (method.as_str(), path.as_str()) {
+        let response = match (method, path) {
             ("GET" | "HEAD", "/metrics") => crate::http::response(
                 200,
                 "text/plain; version=0.0.4",
@@ -83,7 +76,7 @@ impl EventLoop {
                 "this is a WebSocket endpoint: send an Upgrade: websocket request",
             ),
             ("GET" | "HEAD", _) => match &self.shared.config.www {
-                Some(root) => crate::http::static_file(root, &path, head_only).1,
+                Some(root) => crate::http::static_file(root, path, head_only).1,
                 None => crate::http::text(404, "not found\n", head_only),
             },
             _ => reject_response(405, "only GET and HEAD are served"),
@@ -96,7 +89,7 @@ impl EventLoop {
     pub(super) fn upgrade(
         &mut self,
         key: usize,
-        head: &[u8],
+        head: handshake::Head<'_>,
         rest: &mut [u8],
         route: RouteMatch,
         now: Ms,
@@ -106,36 +99,26 @@ impl EventLoop {
             param,
             path,
         } = route;
-        let mut ws = Connection::server(self.spares.config.clone());
-        let mut head_buf = head.to_vec();
-        let decision = match ws.read(&mut head_buf) {
-            Ok((_, Some(WsEvent::Request(req)))) => match self.shared.authorizer.authorize(req) {
-                Err(rejection) => Err((rejection.status, rejection.reason)),
-                Ok(()) => {
-                    let chosen = negotiate_protocol(&req.protocols, handler.protocols());
-                    // The handler's own `&'static str`, so the connection keeps no copy.
-                    Ok(chosen.and_then(|c| handler.protocols().iter().copied().find(|p| *p == c)))
-                }
-            },
-            Ok(_) => Err((400, "incomplete handshake".to_owned())),
-            Err(e) => {
-                debug!(error = %e, "handshake refused");
-                Err((0, String::new()))
-            }
-        };
         let metrics = &self.shared.metrics;
-        let protocol = match decision {
-            Ok(p) => p,
-            Err((status, why)) => {
+        let decision = handshake::Request::from_head(head)
+            .map_err(|e| e.response())
+            .and_then(|req| match self.shared.authorizer.authorize(&req) {
+                Err(rejection) => Err(reject_response(rejection.status, &rejection.reason)),
+                Ok(()) => Ok(req),
+            });
+        let request = match decision {
+            Ok(request) => request,
+            Err(response) => {
+                debug!("handshake refused");
                 Metrics::inc(&metrics.handshakes_failed);
-                if status != 0 {
-                    let _ = ws.reject(status, &why);
-                }
-                let response = ws.take_output();
                 self.respond(key, response);
                 return;
             }
         };
+        let chosen = negotiate_protocol(&request.protocols, handler.protocols());
+        // The handler's own `&'static str`, so the connection keeps no copy.
+        let protocol = chosen.and_then(|c| handler.protocols().iter().copied().find(|p| *p == c));
+        let mut ws = Connection::from_request(self.spares.config.clone(), request);
         let accepted = ws.accept(&AcceptOptions {
             protocol,
             deflate: self.shared.config.deflate.as_ref(),

@@ -38,7 +38,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
-use wslens::handshake::{negotiate_protocol, reject_response, AcceptOptions, HeadScanner};
+use wslens::handshake::{self, negotiate_protocol, reject_response, AcceptOptions, HeadScanner};
 use wslens::{CloseCode, Connection, Event as WsEvent, State};
 
 /// Size of the read buffer shared by all connections of a loop.
