@@ -19,13 +19,14 @@ fn sent_by_send(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
 /// `send_direct` with a transport that takes `take` bytes: (what it took, then the output).
 fn direct(conn: &mut Connection, opcode: OpCode, payload: &[u8], take: usize) -> Vec<u8> {
     let mut wire = Vec::new();
-    conn.send_direct(opcode, payload, |head, body| {
-        let all = [head, body].concat();
-        let n = take.min(all.len());
-        wire.extend_from_slice(&all[..n]);
-        n
-    })
-    .unwrap();
+    conn.sender()
+        .send_direct(opcode, payload, |head, body| {
+            let all = [head, body].concat();
+            let n = take.min(all.len());
+            wire.extend_from_slice(&all[..n]);
+            n
+        })
+        .unwrap();
     wire.extend_from_slice(&conn.take_output());
     wire
 }
@@ -35,11 +36,12 @@ fn the_transport_gets_header_and_payload_as_separate_slices() {
     let payload = vec![7u8; 300];
     let mut conn = server();
     let mut seen = None;
-    conn.send_direct(OpCode::Binary, &payload, |head, body| {
-        seen = Some((head.to_vec(), body.as_ptr()));
-        head.len() + body.len()
-    })
-    .unwrap();
+    conn.sender()
+        .send_direct(OpCode::Binary, &payload, |head, body| {
+            seen = Some((head.to_vec(), body.as_ptr()));
+            head.len() + body.len()
+        })
+        .unwrap();
     let (head, body) = seen.expect("the transport was called");
     // RFC 6455 §5.2: FIN + binary, 126 = 16-bit length, 300 = 0x012c, no mask.
     assert_eq!(head, [0x82, 0x7e, 0x01, 0x2c]);
@@ -77,11 +79,12 @@ fn queued_output_keeps_its_place() {
     let mut conn = server();
     conn.ping(b"first").unwrap();
     let mut called = false;
-    conn.send_direct(OpCode::Text, b"second", |_, _| {
-        called = true;
-        0
-    })
-    .unwrap();
+    conn.sender()
+        .send_direct(OpCode::Text, b"second", |_, _| {
+            called = true;
+            0
+        })
+        .unwrap();
     assert!(
         !called,
         "output was pending: the message must queue behind it"
@@ -95,11 +98,12 @@ fn queued_output_keeps_its_place() {
 fn a_client_masks_so_it_queues_instead() {
     let mut conn = client();
     let mut called = false;
-    conn.send_direct(OpCode::Binary, b"abc", |_, _| {
-        called = true;
-        0
-    })
-    .unwrap();
+    conn.sender()
+        .send_direct(OpCode::Binary, b"abc", |_, _| {
+            called = true;
+            0
+        })
+        .unwrap();
     assert!(!called);
     let out = conn.take_output();
     assert_eq!(out[1] & 0x80, 0x80, "masked (RFC 6455 §5.3)");
@@ -114,11 +118,12 @@ fn a_compressing_connection_queues_the_compressed_frame_instead() {
         ..wslens::Config::default()
     });
     let mut called = false;
-    conn.send_direct(OpCode::Text, b"Hello", |_, _| {
-        called = true;
-        0
-    })
-    .unwrap();
+    conn.sender()
+        .send_direct(OpCode::Text, b"Hello", |_, _| {
+            called = true;
+            0
+        })
+        .unwrap();
     assert!(!called);
     // RFC 7692 §7.2.3.1: "Hello" compressed, RSV1 set.
     assert_eq!(
@@ -132,20 +137,20 @@ fn refusals_match_send() {
     let mut conn = server();
     let never = |_: &[u8], _: &[u8]| -> usize { panic!("must not be called") };
     assert!(matches!(
-        conn.send_direct(OpCode::Ping, b"x", never),
+        conn.sender().send_direct(OpCode::Ping, b"x", never),
         Err(Error::InvalidInput(_))
     ));
     conn.send_frame(OpCode::Binary, b"part", false).unwrap();
     conn.take_output();
     assert!(matches!(
-        conn.send_direct(OpCode::Binary, b"x", never),
+        conn.sender().send_direct(OpCode::Binary, b"x", never),
         Err(Error::InvalidState(_))
     ));
     let mut conn = server();
     conn.close(wslens::CloseCode::NORMAL, "").unwrap();
     conn.take_output();
     assert!(matches!(
-        conn.send_direct(OpCode::Binary, b"x", never),
+        conn.sender().send_direct(OpCode::Binary, b"x", never),
         Err(Error::SendAfterClose)
     ));
     assert!(!conn.has_output());

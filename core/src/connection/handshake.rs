@@ -38,26 +38,38 @@ impl Handshake {
                 parser,
                 buf,
                 request,
-            } => match parser.parse(buf)? {
-                Status::Partial => Ok((take, false)),
-                Status::Complete(parsed, used) => {
-                    *buf = Vec::new();
-                    *request = Some(parsed);
-                    Ok((used - before, true))
-                }
-            },
+            } => Ok(stored(parser.parse(buf)?, buf, request, take, before)),
             Handshake::Client {
                 handshake,
                 buf,
                 response,
-            } => match handshake.parse_response(buf)? {
-                Status::Partial => Ok((take, false)),
-                Status::Complete(parsed, used) => {
-                    *buf = Vec::new();
-                    *response = Some(parsed);
-                    Ok((used - before, true))
-                }
-            },
+            } => Ok(stored(
+                handshake.parse_response(buf)?,
+                buf,
+                response,
+                take,
+                before,
+            )),
+        }
+    }
+}
+
+/// What [`Handshake::feed`] returns for one parse of the head buffer: `(take, false)` while
+/// the head is partial; once it is complete, the head's bytes that came from this input and
+/// `true`, with the parsed head kept in `slot` and the buffer freed.
+fn stored<P>(
+    status: Status<P>,
+    buf: &mut Vec<u8>,
+    slot: &mut Option<P>,
+    take: usize,
+    before: usize,
+) -> (usize, bool) {
+    match status {
+        Status::Partial => (take, false),
+        Status::Complete(parsed, used) => {
+            *buf = Vec::new();
+            *slot = Some(parsed);
+            (used - before, true)
         }
     }
 }

@@ -423,16 +423,6 @@ impl<T: Tracer> Connection<T> {
         self.out.send_frame(opcode, payload, fin)
     }
 
-    /// See [`Sender::send_direct`] (one frame, whatever [`Config::fragment_size`] says).
-    pub fn send_direct(
-        &mut self,
-        opcode: OpCode,
-        payload: &[u8],
-        write: impl FnOnce(&[u8], &[u8]) -> usize,
-    ) -> Result<(), Error> {
-        self.out.send_direct(opcode, payload, write)
-    }
-
     /// See [`Sender::ping`].
     pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
         self.out.ping(payload)

@@ -248,6 +248,8 @@ impl<T: Tracer> Connection<T> {
 
         let text = self.message == Some(OpCode::Text);
         let fin = last && self.frame.fin;
+        // Without the feature no extension is ever agreed, so nothing arrives compressed.
+        #[cfg(feature = "deflate")]
         if self.out.pmd.as_deref().is_some_and(|p| p.compressed) {
             return self.on_compressed_payload(chunk, text, fin);
         }
@@ -263,12 +265,7 @@ impl<T: Tracer> Connection<T> {
             }
         }
         if fin {
-            self.message = None;
-            self.tracer.message_end(
-                if text { OpCode::Text } else { OpCode::Binary },
-                self.message_len,
-                self.decoder.offset(),
-            );
+            self.end_message(text);
         }
         if self.config.deliver_fragments {
             if chunk.is_empty() && !fin {
@@ -283,6 +280,17 @@ impl<T: Tracer> Connection<T> {
         }
         self.buffer.extend_from_slice(chunk);
         Ok(fin.then_some(Ready::Message(kind)))
+    }
+
+    /// The data message in progress has had its last byte: no message is open any more, and
+    /// the trace records its end (opcode, total length, stream offset).
+    fn end_message(&mut self, text: bool) {
+        self.message = None;
+        self.tracer.message_end(
+            if text { OpCode::Text } else { OpCode::Binary },
+            self.message_len,
+            self.decoder.offset(),
+        );
     }
 
     /// A run of a compressed message's payload (RFC 7692 §7.2.2): inflated into the
@@ -340,12 +348,7 @@ impl<T: Tracer> Connection<T> {
             return Err(self.fail_at(kind, at));
         }
         if fin {
-            self.message = None;
-            self.tracer.message_end(
-                if text { OpCode::Text } else { OpCode::Binary },
-                self.message_len,
-                self.decoder.offset(),
-            );
+            self.end_message(text);
         }
         if fragments {
             if produced == 0 && !fin {
@@ -355,17 +358,6 @@ impl<T: Tracer> Connection<T> {
         }
         let kind = if text { Kind::Text } else { Kind::Binary };
         Ok(fin.then_some(Ready::Message(kind)))
-    }
-
-    #[cfg(not(feature = "deflate"))]
-    pub(super) fn on_compressed_payload(
-        &mut self,
-        _chunk: &[u8],
-        _text: bool,
-        _fin: bool,
-    ) -> Result<Option<Ready>, Error> {
-        let at = self.decoder.frame_start();
-        Err(self.fail_at(ProtocolError::InvalidCompressedData, at))
     }
 
     /// The peer's close frame arrived (and was valid): reply unless we already sent ours.

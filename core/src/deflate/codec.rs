@@ -83,15 +83,10 @@ impl Compressor {
         let start = out.len();
         let stream = self.stream();
         loop {
-            let at = out.len();
             let room = (input.len() + input.len() / 8 + 64).clamp(64, 64 * 1024);
-            out.resize(at + room, 0);
-            let (in0, out0) = (stream.total_in(), stream.total_out());
-            let status = stream.compress(input, &mut out[at..], DeflateFlush::SyncFlush);
-            let used = (stream.total_in() - in0) as usize;
-            let made = (stream.total_out() - out0) as usize;
-            out.truncate(at + made);
-            input = &input[used..];
+            let (status, _, made) = run(stream, &mut input, out, room, |z, input, space| {
+                z.compress(input, space, DeflateFlush::SyncFlush)
+            });
             match status {
                 Err(_) => return Err("the compressor failed"),
                 Ok(Status::BufError) => break,
@@ -132,6 +127,50 @@ impl Compressor {
     pub(crate) const fn holds_context(&self) -> bool {
         self.stream.is_some() && !self.no_context_takeover
     }
+}
+
+/// A zlib stream's running totals: (bytes read, bytes written).
+#[cfg(feature = "deflate")]
+trait Totals {
+    fn totals(&self) -> (u64, u64);
+}
+
+#[cfg(feature = "deflate")]
+impl Totals for zlib_rs::Deflate {
+    fn totals(&self) -> (u64, u64) {
+        (self.total_in(), self.total_out())
+    }
+}
+
+#[cfg(feature = "deflate")]
+impl Totals for zlib_rs::Inflate {
+    fn totals(&self) -> (u64, u64) {
+        (self.total_in(), self.total_out())
+    }
+}
+
+/// One zlib call (deflate or inflate) into `room` new bytes at the end of `out`: `call` gets
+/// the stream, the input and that space; the stream's byte counts before and after say how
+/// much input was used and output made. `out` keeps only
+/// the bytes made and `input` moves past the bytes used. Returns the call's status and the
+/// numbers of bytes used and made.
+#[cfg(feature = "deflate")]
+fn run<Z: Totals, S>(
+    stream: &mut Z,
+    input: &mut &[u8],
+    out: &mut Vec<u8>,
+    room: usize,
+    call: impl FnOnce(&mut Z, &[u8], &mut [u8]) -> S,
+) -> (S, usize, usize) {
+    let at = out.len();
+    out.resize(at + room, 0);
+    let (in0, out0) = stream.totals();
+    let status = call(stream, input, &mut out[at..]);
+    let (in1, out1) = stream.totals();
+    let (used, made) = ((in1 - in0) as usize, (out1 - out0) as usize);
+    out.truncate(at + made);
+    *input = &input[used..];
+    (status, used, made)
 }
 
 /// Makes room for `need` bytes in `out`, doubling as usual but never reserving past `cap`
@@ -197,13 +236,9 @@ impl Decompressor {
             let want = input.len().saturating_mul(4).clamp(256, INFLATE_STEP);
             let step = (limit - at).saturating_add(1).min(want);
             grow_within(out, at + step, limit.saturating_add(1));
-            out.resize(at + step, 0);
-            let (in0, out0) = (stream.total_in(), stream.total_out());
-            let status = stream.decompress(input, &mut out[at..], InflateFlush::SyncFlush);
-            let used = (stream.total_in() - in0) as usize;
-            let made = (stream.total_out() - out0) as usize;
-            out.truncate(at + made);
-            input = &input[used..];
+            let (status, used, made) = run(stream, &mut input, out, step, |z, input, space| {
+                z.decompress(input, space, InflateFlush::SyncFlush)
+            });
             if out.len() > limit {
                 return Err(InflateFail::TooBig);
             }

@@ -130,40 +130,19 @@ impl DeflateConfig {
 }
 
 /// The parameters in force on a connection after negotiation (RFC 7692 §7.1), plus the local
-/// compression settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct DeflateParams {
-    /// The server resets its compressor after each message.
-    pub server_no_context_takeover: bool,
-    /// The client resets its compressor after each message.
-    pub client_no_context_takeover: bool,
-    /// The server's LZ77 window (log2), 8..=15.
-    pub server_max_window_bits: u8,
-    /// The client's LZ77 window (log2), 8..=15.
-    pub client_max_window_bits: u8,
-    /// Local compression level, 0..=9.
-    pub level: u8,
-    /// Local zlib `memLevel`, 1..=9.
-    pub mem_level: u8,
-}
-
-impl Default for DeflateParams {
-    /// What a bare `permessage-deflate` offer and response agree to: context takeover, 15-bit
-    /// windows (RFC 7692 §7.1).
-    fn default() -> Self {
-        DeflateParams::with_settings(&DeflateConfig::default())
-    }
-}
+/// compression settings: the same six fields as a [`DeflateConfig`], now meaning what was
+/// agreed rather than what one side would accept. Its default is what a bare
+/// `permessage-deflate` offer and response agree to: context takeover, 15-bit windows.
+pub type DeflateParams = DeflateConfig;
 
 impl DeflateParams {
+    /// The agreement's starting point before the offer's parameters are applied: context
+    /// takeover, 15-bit windows, and `cfg`'s local level and `memLevel` (clamped).
     fn with_settings(cfg: &DeflateConfig) -> Self {
         DeflateParams {
-            server_no_context_takeover: false,
-            client_no_context_takeover: false,
-            server_max_window_bits: 15,
-            client_max_window_bits: 15,
             level: cfg.level.min(9),
             mem_level: cfg.mem_level.clamp(1, 9),
+            ..DeflateConfig::default()
         }
     }
 
@@ -171,27 +150,41 @@ impl DeflateParams {
     /// window sizes are included when below 15, or always when `server_bits_offered` says the
     /// offer had `server_max_window_bits` (which must then be answered, RFC 7692 §7.1.2.1).
     pub fn response_header(&self, server_bits_offered: bool) -> String {
-        let mut out = String::from(EXTENSION_NAME);
-        if self.server_no_context_takeover {
-            out.push_str("; server_no_context_takeover");
-        }
-        if self.client_no_context_takeover {
-            out.push_str("; client_no_context_takeover");
-        }
-        if server_bits_offered {
-            out.push_str(&format!(
-                "; server_max_window_bits={}",
-                self.server_max_window_bits
-            ));
-        }
-        if self.client_max_window_bits < 15 {
-            out.push_str(&format!(
-                "; client_max_window_bits={}",
-                self.client_max_window_bits
-            ));
-        }
-        out
+        let client_bits = self.client_max_window_bits;
+        element(
+            self,
+            server_bits_offered.then_some(Some(self.server_max_window_bits)),
+            (client_bits < 15).then_some(Some(client_bits)),
+        )
     }
+}
+
+/// One `permessage-deflate` element of `Sec-WebSocket-Extensions` (RFC 7692 §7.1): the
+/// context-takeover flags `cfg` sets, then each window parameter given (`Some(None)`: the
+/// parameter without a value, §7.1.2.2).
+pub(crate) fn element(
+    cfg: &DeflateConfig,
+    server_bits: Option<Option<u8>>,
+    client_bits: Option<Option<u8>>,
+) -> String {
+    let mut out = String::from(EXTENSION_NAME);
+    if cfg.server_no_context_takeover {
+        out.push_str("; server_no_context_takeover");
+    }
+    if cfg.client_no_context_takeover {
+        out.push_str("; client_no_context_takeover");
+    }
+    for (name, bits) in [
+        ("server_max_window_bits", server_bits),
+        ("client_max_window_bits", client_bits),
+    ] {
+        match bits {
+            None => {}
+            Some(None) => out.push_str(&format!("; {name}")),
+            Some(Some(bits)) => out.push_str(&format!("; {name}={bits}")),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -132,28 +132,12 @@ pub fn negotiate(offers: &[ExtensionOffer], cfg: &DeflateConfig) -> Option<Agree
 /// `client_max_window_bits` is always included (without a value when `cfg` allows 15 bits),
 /// so the server may choose a smaller window for us.
 pub fn client_offer(cfg: &DeflateConfig) -> String {
-    let mut out = String::from(EXTENSION_NAME);
-    if cfg.server_no_context_takeover {
-        out.push_str("; server_no_context_takeover");
-    }
-    if cfg.client_no_context_takeover {
-        out.push_str("; client_no_context_takeover");
-    }
-    if cfg.server_max_window_bits < 15 {
-        out.push_str(&format!(
-            "; server_max_window_bits={}",
-            cfg.server_max_window_bits
-        ));
-    }
-    if cfg.client_max_window_bits < 15 {
-        out.push_str(&format!(
-            "; client_max_window_bits={}",
-            cfg.client_max_window_bits
-        ));
-    } else {
-        out.push_str("; client_max_window_bits");
-    }
-    out
+    let (server_bits, client_bits) = (cfg.server_max_window_bits, cfg.client_max_window_bits);
+    element(
+        cfg,
+        (server_bits < 15).then_some(Some(server_bits)),
+        Some((client_bits < 15).then_some(client_bits)),
+    )
 }
 
 /// Client side: checks the server's accepted extensions against the offer made with

@@ -453,24 +453,25 @@ mod tests {
     #[test]
     fn each_error_has_its_status_and_reason() {
         let text = core::str::from_utf8(SAMPLE).unwrap();
+        let replaced = |from: &str, to: &str| text.replace(from, to).into_bytes();
         let cases: Vec<(Vec<u8>, u16, &str)> = vec![
             (
-                text.replace("GET /chat", "POST /chat").into_bytes(),
+                replaced("GET /chat", "POST /chat"),
                 400,
                 "the method must be GET",
             ),
             (
-                text.replace("HTTP/1.1", "HTTP/1.0").into_bytes(),
+                replaced("HTTP/1.1", "HTTP/1.0"),
                 400,
                 "HTTP/1.1 or later is required",
             ),
             (
-                text.replace("GET /chat", "GET chat").into_bytes(),
+                replaced("GET /chat", "GET chat"),
                 400,
                 "the request target must start with /",
             ),
             (
-                text.replace("GET /chat HTTP/1.1", "GET /chat").into_bytes(),
+                replaced("GET /chat HTTP/1.1", "GET /chat"),
                 400,
                 "malformed request line",
             ),
