@@ -414,23 +414,16 @@ mod tests {
     fn config_validation() {
         assert!(DeflateConfig::default().validate().is_ok());
         assert!(DeflateConfig::low_memory().validate().is_ok());
+        let with = |change: fn(&mut DeflateConfig)| {
+            let mut cfg = DeflateConfig::default();
+            change(&mut cfg);
+            cfg
+        };
         for bad in [
-            DeflateConfig {
-                server_max_window_bits: 7,
-                ..Default::default()
-            },
-            DeflateConfig {
-                client_max_window_bits: 16,
-                ..Default::default()
-            },
-            DeflateConfig {
-                level: 10,
-                ..Default::default()
-            },
-            DeflateConfig {
-                mem_level: 0,
-                ..Default::default()
-            },
+            with(|c| c.server_max_window_bits = 7),
+            with(|c| c.client_max_window_bits = 16),
+            with(|c| c.level = 10),
+            with(|c| c.mem_level = 0),
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }
