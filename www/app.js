@@ -1,6 +1,6 @@
 // The wslens page. Everything about bytes comes from the wasm module (the real wslens parser):
 // this file only draws what it returns.
-import init, { inspectFrames, inspectHandshake, buildFrame, acceptKey } from './pkg/wslens_wasm.js';
+import init, { inspectFrames, inspectHandshake, buildFrame, acceptKey, decodeInput } from './pkg/wslens_wasm.js';
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs = {}, ...children) => {
@@ -37,22 +37,18 @@ tabs.forEach((t, i) => {
 });
 
 // ---- Input ------------------------------------------------------------------------------
-function parseInput(text, format) {
-  if (format === 'text') return new TextEncoder().encode(text);
-  if (format === 'base64') {
-    const bin = atob(text.replace(/\s+/g, ''));
-    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-  }
-  const digits = text.replace(/0x/gi, '').replace(/[\s,:-]/g, '');
-  if (/[^0-9a-f]/i.test(digits)) throw new Error('not hex: choose base64 or text as the format');
-  if (digits.length % 2) throw new Error(`odd number of hex digits (${digits.length})`);
-  return Uint8Array.from(digits.match(/../g) ?? [], (p) => parseInt(p, 16));
-}
+// Reading the input is the core's too (wslens::inspect::decode_input): hex, base64, text.
+const hintFor = { hex: ' (choose base64 or text as the format)', base64: '', text: '' };
 
 let state = { bytes: new Uint8Array(), ins: null, frame: 0, unmaskAt: 0, stepAt: 0 };
 
 function currentBytes() {
-  return parseInput($('input').value, $('format').value);
+  const format = $('format').value;
+  try {
+    return decodeInput($('input').value, format);
+  } catch (e) {
+    throw new Error(`${e.message}${hintFor[format] ?? ''}`);
+  }
 }
 
 function inspect() {
@@ -132,18 +128,10 @@ function renderInspector() {
   const frame = ins.frames[state.frame];
   const bits = $('bits');
   bits.replaceChildren();
-  if (frame) {
-    const b0 = bytes[frame.start] ?? 0;
-    const b1 = bytes[frame.start + 1];
-    const labels = ['FIN', 'RSV1', 'RSV2', 'RSV3', 'op', 'op', 'op', 'op', 'MASK', 'len', 'len', 'len', 'len', 'len', 'len', 'len'];
-    const kinds = ['fin', 'rsv1', 'rsv2', 'rsv3', 'opcode', 'opcode', 'opcode', 'opcode', 'mask', 'payloadLen', 'payloadLen', 'payloadLen', 'payloadLen', 'payloadLen', 'payloadLen', 'payloadLen'];
-    for (let i = 0; i < 16; i++) {
-      const byte = i < 8 ? b0 : b1;
-      const bit = byte === undefined ? '·' : (byte >> (7 - (i % 8))) & 1;
-      bits.append(el('div', { class: `k-${kinds[i]}`, style: `border-bottom:3px solid var(--${kinds[i]})`, 'data-offset': frame.start + (i < 8 ? 0 : 1) }, String(bit)));
-    }
-    for (const l of labels) bits.append(el('div', { class: 'label' }, l));
+  for (const cell of frame?.headerBits ?? []) {
+    bits.append(el('div', { class: `k-${cell.kind}`, style: `border-bottom:3px solid var(--${cell.kind})`, 'data-offset': cell.offset }, cell.bit === null ? '·' : String(cell.bit)));
   }
+  for (const cell of frame?.headerBits ?? []) bits.append(el('div', { class: 'label' }, cell.label));
 
   // Timeline of frames and the messages they carried.
   const timeline = $('timeline');
@@ -159,8 +147,7 @@ function renderInspector() {
   for (const m of ins.messages) {
     let what = m.text !== undefined ? JSON.stringify(m.text) : m.data ? `${m.data.length} bytes: ${hexOf(m.data.slice(0, 32))}${m.data.length > 32 ? ' …' : ''}` : '';
     if (m.closeCode !== undefined) what = m.closeCode === null ? 'no status code' : `code ${m.closeCode} (${m.closeMeaning}) ${JSON.stringify(m.text)}`;
-    const wire = m.frames.reduce((n, i) => n + (ins.frames[i]?.header?.payloadLength ?? 0), 0);
-    const how = m.compressed ? ` (compressed: inflated from ${wire} bytes, RFC 7692 §7.2.2)` : '';
+    const how = m.compressed ? ` (compressed: inflated from ${m.wireLength} bytes, RFC 7692 §7.2.2)` : '';
     messages.append(el('p', { class: 'message' }, `${m.type} of ${m.length} bytes${how} from frame${m.frames.length > 1 ? 's' : ''} ${m.frames.join(', ')}: ${what}`));
   }
 
@@ -185,7 +172,7 @@ function renderInspector() {
       el('td', { class: 'mono' }, row.length > 1 ? `${row.offset}-${row.offset + row.length - 1}` : String(row.offset)),
       el('td', {}, el('span', { class: 'swatch', style: `background:var(--${row.kind})` }), row.field),
       el('td', { class: 'mono' }, row.bits),
-      el('td', { class: 'mono' }, row.kind === 'opcode' || row.kind === 'maskingKey' ? `0x${row.value.toString(16).toUpperCase()}` : String(row.value)),
+      el('td', { class: 'mono' }, row.valueText),
       el('td', {}, row.meaning, row.remark ? el('div', { class: 'sys' }, `note: ${row.remark}`) : ''),
       el('td', {}, row.rfc));
     tr.addEventListener('mouseenter', () => highlight(offsets));
@@ -229,7 +216,7 @@ function renderStep() {
   $('step-pos').textContent = `fed ${n} of ${state.bytes.length} bytes`;
   const lines = [];
   if (ins.error) lines.push(`error at byte ${ins.error.offset}: ${ins.error.rule} → close ${ins.error.closeCode}`);
-  else if (n === 0) lines.push('nothing fed yet: waiting for byte 0 of a frame header (FIN, RSV1-3, opcode)');
+  else if (n === 0) lines.push(`nothing fed yet: waiting for ${ins.waitingFor}`);
   else if (ins.needMore !== null) lines.push(`waiting for ${ins.waitingFor}: at least ${ins.needMore} more byte(s)`);
   else lines.push(`every byte fed so far is read; next: ${ins.waitingFor}`);
   lines.push(`${ins.frames.length} frame(s) started, ${ins.messages.length} message(s) complete`);
@@ -251,8 +238,8 @@ let built = new Uint8Array();
 function build() {
   try {
     const rsv = ($('b-rsv1').checked ? 4 : 0) | ($('b-rsv2').checked ? 2 : 0) | ($('b-rsv3').checked ? 1 : 0);
-    const key = $('b-mask').checked ? parseInput($('b-key').value, 'hex') : undefined;
-    built = buildFrame($('b-fin').checked, rsv, Number($('b-opcode').value), key, new TextEncoder().encode($('b-payload').value));
+    const key = $('b-mask').checked ? decodeInput($('b-key').value, 'hex') : undefined;
+    built = buildFrame($('b-fin').checked, rsv, Number($('b-opcode').value), key, decodeInput($('b-payload').value, 'text'));
     $('b-out').textContent = hexOf(built);
   } catch (e) {
     $('b-out').textContent = `cannot build: ${e.message}`;
@@ -271,8 +258,7 @@ $('b-send').addEventListener('click', () => {
 
 // ---- Handshake --------------------------------------------------------------------------
 function handshake() {
-  const text = $('hs-input').value.replace(/\r?\n/g, '\r\n').replace(/(\r\n)*$/, '\r\n\r\n');
-  const hs = inspectHandshake(new TextEncoder().encode(text));
+  const hs = inspectHandshake(decodeInput($('hs-input').value, 'head'));
   const out = $('hs-out');
   out.replaceChildren();
   if (hs.error) out.append(el('div', { class: 'error-box' }, `Refused: ${hs.error.reason}. The server answers HTTP ${hs.error.status}.`));
@@ -347,10 +333,11 @@ const echo = client({
       const spaced = (h) => h.match(/../g)?.join(' ') ?? '';
       const { deflate, history } = echo;
       history.in += wire.in; history.out += wire.out;
-      const rsv1 = (h) => deflate && (parseInt(h.slice(0, 2), 16) & 0x40) !== 0;
-      log(echoLog, 'wire', `your browser sent (masked${rsv1(wire.in) ? ', compressed' : ''}): `,
+      // Whether the newest message went compressed: the inspector reads the stream so far.
+      const compressed = (hex, role) => deflate && inspectFrames(decodeInput(hex, 'hex'), role, true).messages.at(-1)?.compressed;
+      log(echoLog, 'wire', `your browser sent (masked${compressed(history.in, 'server') ? ', compressed' : ''}): `,
         inspectLink(spaced(wire.in), spaced(deflate ? history.in : wire.in), 'server', deflate));
-      log(echoLog, 'wire', `the server wrote${rsv1(wire.out) ? ' (compressed)' : ''}: `,
+      log(echoLog, 'wire', `the server wrote${compressed(history.out, 'client') ? ' (compressed)' : ''}: `,
         inspectLink(spaced(wire.out), spaced(deflate ? history.out : wire.out), 'client', deflate));
     } else {
       log(echoLog, 'in', `← ${typeof data === 'string' ? data : `[${data.byteLength} bytes]`}`);
@@ -384,7 +371,7 @@ $('input').addEventListener('drop', async (e) => {
 });
 
 await init();
-globalThis.wslens = { inspectFrames, inspectHandshake, buildFrame, acceptKey };
+globalThis.wslens = { inspectFrames, inspectHandshake, buildFrame, acceptKey, decodeInput };
 inspect();
 build();
 handshake();

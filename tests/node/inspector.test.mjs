@@ -61,6 +61,28 @@ test('the RFC masked "Hello": fields, bytes and message', async () => {
   await page.screenshot({ path: path.join(shots, 'inspector.png'), fullPage: true });
 });
 
+test('the header bits are the core\'s cells, and the input is read by the core', async () => {
+  await inspect('81 85 37 fa 21 3d 7f 9f 4d 51 58');
+  // 0x81 = FIN, text; 0x85 = MASK, length 5: sixteen cells, then their sixteen labels.
+  const cells = await page.$$eval('#bits > div', (ds) => ds.map((d) => d.textContent));
+  assert.deepEqual(cells.slice(0, 16).join(''), '1000000110000101');
+  assert.deepEqual(cells.slice(16, 21), ['FIN', 'RSV1', 'RSV2', 'RSV3', 'op']);
+  // A header cut after byte 0: byte 1's bits are not read yet.
+  await inspect('81');
+  const cut = await page.$$eval('#bits > div', (ds) => ds.map((d) => d.textContent));
+  assert.equal(cut.slice(8, 16).join(''), '········');
+  // Base64 of the same frame, read by the core's decode_input.
+  await page.fill('#input', 'gYU3+iE9f59NUVg=');
+  await page.selectOption('#format', 'base64');
+  await page.click('#inspect-btn');
+  assert.match(await page.textContent('#messages'), /text frame of 5 bytes from frame 0: "Hello"/);
+  // Bad hex: the core's error, with where it is.
+  await inspect('81 8g');
+  assert.match(await page.textContent('#status'), /not a hex digit: 'g' at position 4 \(choose base64 or text/);
+  await inspect('81 8');
+  assert.match(await page.textContent('#status'), /odd number of hex digits \(3\)/);
+});
+
 test('the unmasking walkthrough steps forward and back', async () => {
   await inspect('81 85 37 fa 21 3d 7f 9f 4d 51 58');
   await page.click('#tab-unmask');
@@ -132,6 +154,9 @@ test('live: echo shows the masked bytes the browser sent, clickable into the ins
   const log = await page.textContent('#echo-log');
   assert.match(log, /← Hello/);
   assert.match(log, /extensions: permessage-deflate/);
+  // Whether a message went compressed is read by the core's inspector from the tapped stream.
+  assert.match(log, /your browser sent \(masked, compressed\)/);
+  assert.match(log, /the server wrote \(compressed\)/);
   const sent = await page.textContent('#echo-log li.wire a.inspect');
   // FIN + RSV1 (compressed, permessage-deflate) + text, MASK + length 7, a 4-byte key chosen
   // by the browser, the 7 masked bytes of "Hello" compressed (RFC 7692 §7.2.3.1).

@@ -3,19 +3,52 @@
 //! The *same* `wslens` core, compiled to WebAssembly for the browser inspector. This crate has
 //! no protocol logic of its own: it runs the core (`wslens::inspect`, `FrameHeader::encode`,
 //! `handshake::accept_key_steps`) and converts what comes back into plain JavaScript objects.
-//! Errors become JavaScript `Error`s with a clear message.
+//! Errors become JavaScript `Error`s with a clear message. The page (`www/app.js`) parses
+//! nothing either: its input goes through [`decode_input_js`], and every bit, label, value
+//! and message it draws is one of the fields set here.
 
 use js_sys::{Array, Error, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wslens::frame::{FrameHeader, OpCode};
-use wslens::inspect::{guess_role, inspect_frames_with, inspect_handshake, Inspection};
+use wslens::inspect::{
+    decode_input, guess_role, inspect_frames_with, inspect_handshake, InputFormat, Inspection,
+};
 use wslens::trace::Field;
 use wslens::{OwnedEvent, Role};
+
+/// Reads what a person pasted: `format` is "hex" (two digits a byte; whitespace, `,`, `:`,
+/// `-` and `0x` prefixes ignored), "base64", "text" (its UTF-8) or "head" (an HTTP head typed
+/// with bare newlines: CRLF line ends and one blank line at the end). A JavaScript `Error`
+/// says what is wrong and where.
+#[wasm_bindgen(js_name = decodeInput)]
+pub fn decode_input_js(text: &str, format: &str) -> Result<Uint8Array, JsValue> {
+    let Some(format) = InputFormat::from_name(format) else {
+        return Err(Error::new(&format!(
+            "format must be \"hex\", \"base64\", \"text\" or \"head\", not {format:?}"
+        ))
+        .into());
+    };
+    match decode_input(text.as_bytes(), format) {
+        Ok(data) => Ok(bytes(&data)),
+        Err(e) => Err(Error::new(&e.to_string()).into()),
+    }
+}
 
 /// Sets `obj[key] = value`.
 fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
     // Setting a property on a fresh plain object cannot fail.
     let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
+}
+
+/// A JS array of one fresh object per item, each filled in by `fill`.
+fn objects<I>(items: impl IntoIterator<Item = I>, fill: impl Fn(&Object, I)) -> Array {
+    let out = Array::new();
+    for item in items {
+        let obj = Object::new();
+        fill(&obj, item);
+        out.push(&obj);
+    }
+    out
 }
 
 fn bytes(data: &[u8]) -> Uint8Array {
@@ -38,13 +71,6 @@ fn role_name(role: Role) -> &'static str {
     match role {
         Role::Server => "server",
         Role::Client => "client",
-    }
-}
-
-fn field_name(field: Field) -> String {
-    match field {
-        Field::MaskingKey(i) => format!("masking-key[{i}]"),
-        f => f.name().to_owned(),
     }
 }
 
@@ -91,13 +117,14 @@ fn inspection_to_js(ins: &Inspection) -> Object {
         let fields = Array::new();
         for r in &f.fields {
             let row = Object::new();
-            set(&row, "field", field_name(r.field));
+            set(&row, "field", r.label());
             set(&row, "kind", field_kind(r.field));
             set(&row, "offset", r.offset as f64);
             set(&row, "length", r.len);
             set(&row, "bitMask", r.field.bit_mask());
             set(&row, "bits", r.bits.as_str());
             set(&row, "value", r.value as f64);
+            set(&row, "valueText", r.value_text());
             set(&row, "meaning", r.meaning.as_str());
             set(&row, "rfc", r.rfc);
             set(
@@ -108,31 +135,32 @@ fn inspection_to_js(ins: &Inspection) -> Object {
             fields.push(&row);
         }
         set(&frame, "fields", fields);
-        let payload = Array::new();
-        for b in &f.payload {
-            let byte = Object::new();
-            set(&byte, "offset", b.offset as f64);
-            set(&byte, "index", b.index as f64);
-            set(&byte, "masked", b.masked);
-            set(&byte, "keyIndex", b.key_index);
-            set(&byte, "keyByte", b.key_byte);
-            set(&byte, "plain", b.plain);
-            payload.push(&byte);
-        }
+        let cells = objects(f.header_bits(), |cell, b| {
+            set(cell, "offset", b.offset as f64);
+            set(cell, "kind", field_kind(b.field));
+            set(cell, "label", b.label);
+            set(cell, "bit", b.bit.map_or(JsValue::NULL, JsValue::from));
+        });
+        set(&frame, "headerBits", cells);
+        let payload = objects(&f.payload, |byte, b| {
+            set(byte, "offset", b.offset as f64);
+            set(byte, "index", b.index as f64);
+            set(byte, "masked", b.masked);
+            set(byte, "keyIndex", b.key_index);
+            set(byte, "keyByte", b.key_byte);
+            set(byte, "plain", b.plain);
+        });
         set(&frame, "payload", payload);
         frames.push(&frame);
     }
     set(&out, "frames", frames);
     let messages = Array::new();
-    let mut texts = ins
-        .events
-        .iter()
-        .filter(|e| !matches!(e, OwnedEvent::Request(_) | OwnedEvent::Connected(_)));
     for m in &ins.messages {
         let msg = Object::new();
         set(&msg, "opcode", m.opcode as u8);
         set(&msg, "type", m.opcode.meaning());
         set(&msg, "length", m.len as f64);
+        set(&msg, "wireLength", m.wire_len as f64);
         set(&msg, "compressed", m.compressed);
         if let Some(inflated) = &m.inflated {
             set(&msg, "inflated", bytes(inflated));
@@ -142,7 +170,7 @@ fn inspection_to_js(ins: &Inspection) -> Object {
             frames.push(&JsValue::from(*i as u32));
         }
         set(&msg, "frames", frames);
-        match texts.next() {
+        match &m.event {
             Some(OwnedEvent::Text(t)) => set(&msg, "text", t.as_str()),
             Some(OwnedEvent::Binary(b) | OwnedEvent::Ping(b) | OwnedEvent::Pong(b)) => {
                 set(&msg, "data", bytes(b))

@@ -127,7 +127,11 @@ impl<'a> Head<'a> {
     /// control characters, bare CR or LF, obs-fold, names that are not tokens or are followed
     /// by whitespace before the colon (RFC 7230 §3.2.4).
     pub fn parse(head: &'a [u8]) -> Result<Self, HandshakeError> {
-        let lines = split_head(head)?;
+        Head::from_lines(split_head(head)?)
+    }
+
+    /// A head already split into lines: its request line split into three parts.
+    pub(crate) fn from_lines(lines: Lines<'a>) -> Result<Self, HandshakeError> {
         let mut parts = lines.start_line.split(' ');
         let (Some(method), Some(target), Some(version), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())

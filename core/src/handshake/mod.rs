@@ -13,6 +13,7 @@ mod request;
 
 pub use accept::{accept_key, accept_key_steps, AcceptKeySteps, GUID};
 pub use client::{ClientHandshake, ClientRequest, Response};
+pub(crate) use head::split_head;
 pub use head::{Head, HeadScanner, Header};
 pub use headers::ExtensionOffer;
 pub use request::{
@@ -26,18 +27,6 @@ use core::fmt;
 /// See [`HeadScanner::room`] (for a head buffered by the connection).
 pub(crate) const fn head_room(max: usize, buffered: usize) -> usize {
     head::room(max, buffered)
-}
-
-/// A head scanner with cap `max` (for the inspector).
-pub(crate) fn head_scanner(max: usize) -> head::HeadScanner {
-    head::HeadScanner::new(max)
-}
-
-/// Splits a complete head into its start line and headers (for the inspector).
-pub(crate) fn split_head_pub(
-    head: &[u8],
-) -> Result<(alloc::string::String, Vec<Header>), HandshakeError> {
-    head::split_head(head).map(|h| (h.start_line.into(), h.headers))
 }
 
 /// Default cap on the size of an HTTP head.

@@ -5,60 +5,13 @@
 
 use super::args::{ColorArg, InspectArgs};
 use anstyle::{AnsiColor, Style};
-use base64::Engine as _;
 use std::fmt::Write as _;
-use wslens::inspect::{guess_role, inspect_frames_with, inspect_handshake, FrameView, Inspection};
+use wslens::inspect::{
+    decode_input, guess_role, inspect_frames_with, inspect_handshake, FrameView, InputError,
+    InputFormat, Inspection,
+};
 use wslens::trace::Field;
 use wslens::Role;
-
-/// Where the bytes come from and how to read them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InputFormat {
-    /// Hex digits; spaces, commas, colons and `0x` prefixes are ignored.
-    Hex,
-    /// Base64.
-    Base64,
-    /// The bytes themselves.
-    Raw,
-}
-
-/// Decodes the user's input into bytes.
-pub fn decode_input(text: &[u8], format: InputFormat) -> Result<Vec<u8>, String> {
-    match format {
-        InputFormat::Raw => Ok(text.to_vec()),
-        InputFormat::Base64 => {
-            let cleaned: Vec<u8> = text
-                .iter()
-                .copied()
-                .filter(|b| !b.is_ascii_whitespace())
-                .collect();
-            base64::engine::general_purpose::STANDARD
-                .decode(&cleaned)
-                .map_err(|e| format!("not valid base64: {e}"))
-        }
-        InputFormat::Hex => {
-            let s = String::from_utf8_lossy(text)
-                .replace("0x", "")
-                .replace("0X", "");
-            let digits: Vec<char> = s
-                .chars()
-                .filter(|c| !c.is_whitespace() && !matches!(c, ',' | ':' | '-'))
-                .collect();
-            if let Some(bad) = digits.iter().find(|c| !c.is_ascii_hexdigit()) {
-                return Err(format!(
-                    "not a hex digit: {bad:?} (use --base64 or --raw for other input)"
-                ));
-            }
-            if !digits.len().is_multiple_of(2) {
-                return Err(format!("odd number of hex digits ({})", digits.len()));
-            }
-            Ok(digits
-                .chunks(2)
-                .map(|p| u8::from_str_radix(&p.iter().collect::<String>(), 16).unwrap_or(0))
-                .collect())
-        }
-    }
-}
 
 /// Colours, or none.
 #[derive(Clone, Copy)]
@@ -167,13 +120,10 @@ fn frames_report(bytes: &[u8], ins: &Inspection, p: Palette) -> String {
     }
     if !ins.messages.is_empty() {
         let _ = writeln!(out, "\n{}", p.bold("messages"));
-        for (m, event) in ins.messages.iter().zip(message_texts(ins)) {
+        for m in &ins.messages {
             let frames: Vec<String> = m.frames.iter().map(|f| f.to_string()).collect();
-            let wire: u64 = m
-                .frames
-                .iter()
-                .filter_map(|&i| ins.frames.get(i)?.header.map(|h| h.payload_len))
-                .sum();
+            let wire = m.wire_len;
+            let event = m.event.as_ref().map_or_else(String::new, said);
             let compressed = if m.compressed {
                 format!(
                     " (inflated from {wire} compressed bytes, permessage-deflate, RFC 7692 §7.2.2)"
@@ -217,23 +167,20 @@ fn frames_report(bytes: &[u8], ins: &Inspection, p: Palette) -> String {
     out
 }
 
-/// What each message said, in the order the messages completed.
-fn message_texts(ins: &Inspection) -> Vec<String> {
+/// What a message said, from the event the connection delivered for it.
+fn said(event: &wslens::OwnedEvent) -> String {
     use wslens::OwnedEvent;
-    ins.events
-        .iter()
-        .filter_map(|e| match e {
-            OwnedEvent::Text(t) => Some(format!("{t:?}")),
-            OwnedEvent::Binary(b) => Some(format!("{} binary bytes", b.len())),
-            OwnedEvent::Ping(b) => Some(format!("ping {:?}", String::from_utf8_lossy(b))),
-            OwnedEvent::Pong(b) => Some(format!("pong {:?}", String::from_utf8_lossy(b))),
-            OwnedEvent::Close { code, reason } => Some(match code {
-                Some(c) => format!("close {} ({}) {reason:?}", c.0, c.meaning()),
-                None => "close without a status code".into(),
-            }),
-            _ => None,
-        })
-        .collect()
+    match event {
+        OwnedEvent::Text(t) => format!("{t:?}"),
+        OwnedEvent::Binary(b) => format!("{} binary bytes", b.len()),
+        OwnedEvent::Ping(b) => format!("ping {:?}", String::from_utf8_lossy(b)),
+        OwnedEvent::Pong(b) => format!("pong {:?}", String::from_utf8_lossy(b)),
+        OwnedEvent::Close { code, reason } => match code {
+            Some(c) => format!("close {} ({}) {reason:?}", c.0, c.meaning()),
+            None => "close without a status code".into(),
+        },
+        other => format!("{other:?}"),
+    }
 }
 
 fn frame_report(out: &mut String, i: usize, frame: &FrameView, p: Palette) {
@@ -251,14 +198,7 @@ fn frame_report(out: &mut String, i: usize, frame: &FrameView, p: Palette) {
         "offset", "bits", "field", "value", "meaning"
     );
     for row in &frame.fields {
-        let name = match row.field {
-            Field::MaskingKey(k) => format!("masking-key[{k}]"),
-            f => f.name().to_owned(),
-        };
-        let value = match row.field {
-            Field::Opcode | Field::MaskingKey(_) => format!("0x{:X}", row.value),
-            _ => row.value.to_string(),
-        };
+        let (name, value) = (row.label(), row.value_text());
         let offset = if row.len > 1 {
             format!("{}-{}", row.offset, row.offset + u64::from(row.len) - 1)
         } else {
@@ -430,7 +370,7 @@ fn handshake_report(bytes: &[u8], p: Palette) -> (String, bool) {
 pub(crate) fn inspect(args: InspectArgs) -> i32 {
     use std::io::{IsTerminal as _, Read as _};
     let format = if args.raw {
-        InputFormat::Raw
+        InputFormat::Text
     } else if args.base64 {
         InputFormat::Base64
     } else {
@@ -448,7 +388,10 @@ pub(crate) fn inspect(args: InspectArgs) -> i32 {
     let bytes = match decode_input(&text, format) {
         Ok(b) if b.is_empty() => return super::fail("no bytes to inspect"),
         Ok(b) => b,
-        Err(e) => return super::fail(&e),
+        Err(e @ InputError::NotHex { .. }) => {
+            return super::fail(&format!("{e} (use --base64 or --raw for other input)"))
+        }
+        Err(e) => return super::fail(&e.to_string()),
     };
     let role = args.role.map(Role::from);
     let color = match args.color {
@@ -466,28 +409,6 @@ mod tests {
     use super::*;
 
     const MASKED_HELLO: &str = "81 85 37 fa 21 3d 7f 9f 4d 51 58";
-
-    #[test]
-    fn hex_input_forms() {
-        let want = vec![0x81, 0x85, 0x37];
-        for s in ["81 85 37", "818537", "0x81,0x85,0x37", "81:85:37"] {
-            assert_eq!(
-                decode_input(s.as_bytes(), InputFormat::Hex),
-                Ok(want.clone()),
-                "{s}"
-            );
-        }
-        assert!(decode_input(b"81 8", InputFormat::Hex)
-            .unwrap_err()
-            .contains("odd"));
-        assert!(decode_input(b"zz", InputFormat::Hex)
-            .unwrap_err()
-            .contains("hex digit"));
-        assert_eq!(
-            decode_input(b"gYU3+g==", InputFormat::Base64),
-            Ok(vec![0x81, 0x85, 0x37, 0xfa])
-        );
-    }
 
     #[test]
     fn explains_the_rfc_masked_hello() {

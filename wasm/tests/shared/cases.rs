@@ -4,7 +4,9 @@
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
-use wslens_wasm::{accept_key_js, build_frame, inspect_frames_js, inspect_handshake_js};
+use wslens_wasm::{
+    accept_key_js, build_frame, decode_input_js, inspect_frames_js, inspect_handshake_js,
+};
 
 fn get(obj: &JsValue, key: &str) -> JsValue {
     Reflect::get(obj, &JsValue::from_str(key)).unwrap()
@@ -129,4 +131,69 @@ fn builder_and_accept_key() {
     let hs: JsValue = inspect_handshake_js(req).into();
     assert_eq!(num(&get(&hs, "error"), "status"), 426.0);
     let _ = Object::new();
+}
+
+#[wasm_bindgen_test]
+fn decode_input_reads_every_format_and_says_what_is_wrong() {
+    let hex = decode_input_js("0x81, 0x85 37:fa", "hex").unwrap();
+    assert_eq!(hex.to_vec(), [0x81, 0x85, 0x37, 0xfa]);
+    assert_eq!(
+        decode_input_js("gYU3+g", "base64").unwrap().to_vec(),
+        [0x81, 0x85, 0x37, 0xfa]
+    );
+    assert_eq!(decode_input_js("hé", "text").unwrap().to_vec(), "hé".as_bytes());
+    assert_eq!(
+        decode_input_js("GET / HTTP/1.1\nHost: a\n", "head")
+            .unwrap()
+            .to_vec(),
+        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+    );
+    let err: js_sys::Error = decode_input_js("81 zz", "hex").unwrap_err().into();
+    assert_eq!(
+        String::from(err.message()),
+        "not a hex digit: 'z' at position 3"
+    );
+    let err: js_sys::Error = decode_input_js("81", "octal").unwrap_err().into();
+    assert!(String::from(err.message()).contains("format must be"));
+}
+
+#[wasm_bindgen_test]
+fn frames_carry_their_bit_cells_and_value_texts() {
+    let ins: JsValue = inspect_frames_js(&MASKED_HELLO, "auto", None).unwrap().into();
+    let frame = at(&get(&ins, "frames"), 0);
+    let cells = Array::from(&get(&frame, "headerBits"));
+    assert_eq!(cells.length(), 16);
+    let row: Vec<(String, f64, f64)> = cells
+        .iter()
+        .map(|c| (string(&c, "label"), num(&c, "bit"), num(&c, "offset")))
+        .collect();
+    assert_eq!(row[0], ("FIN".into(), 1.0, 0.0));
+    assert_eq!(row[7], ("op".into(), 1.0, 0.0));
+    assert_eq!(row[8], ("MASK".into(), 1.0, 1.0));
+    assert_eq!(string(&cells.get(9), "kind"), "payloadLen");
+    let fields = get(&frame, "fields");
+    assert_eq!(string(&at(&fields, 4), "valueText"), "0x1");
+    assert_eq!(string(&at(&fields, 6), "valueText"), "5");
+    assert_eq!(string(&at(&fields, 7), "field"), "masking-key[0]");
+    // A header cut after its first byte: byte 1's cells have no bit yet.
+    let ins: JsValue = inspect_frames_js(&MASKED_HELLO[..1], "server", None)
+        .unwrap()
+        .into();
+    let cells = Array::from(&get(&at(&get(&ins, "frames"), 0), "headerBits"));
+    assert!(get(&cells.get(8), "bit").is_null());
+}
+
+#[wasm_bindgen_test]
+fn messages_carry_their_wire_length_and_close_details() {
+    // "Hello" compressed (RFC 7692 §7.2.3.1): 5 bytes from 7 on the wire.
+    let hello = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    let ins: JsValue = inspect_frames_js(&hello, "client", Some(true)).unwrap().into();
+    let msg = at(&get(&ins, "messages"), 0);
+    assert_eq!((num(&msg, "length"), num(&msg, "wireLength")), (5.0, 7.0));
+    // A close frame with code 1000 and reason "bye".
+    let close = [0x88, 0x05, 0x03, 0xe8, b'b', b'y', b'e'];
+    let ins: JsValue = inspect_frames_js(&close, "client", None).unwrap().into();
+    let msg = at(&get(&ins, "messages"), 0);
+    assert_eq!(num(&msg, "closeCode"), 1000.0);
+    assert_eq!(string(&msg, "text"), "bye");
 }
