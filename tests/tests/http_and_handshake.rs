@@ -1,6 +1,9 @@
 //! Plain HTTP on the WebSocket port, and bad handshakes: each gets the right status and the
 //! server stays up.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
 use wslens_e2e::{http, Client, Server};
 
 #[test]
@@ -38,6 +41,86 @@ fn plain_http_requests_share_the_cores_head_rules() {
     assert_eq!(status(b"GET /healthz\r\nHost: x\r\n\r\n"), 400);
     assert_eq!(status(b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n"), 505);
     assert_eq!(status(b"POST /healthz HTTP/1.1\r\nHost: x\r\n\r\n"), 405);
+}
+
+/// RFC 7230 §5.3: origin-form and absolute-form are served, the same resource either way;
+/// authority-form and asterisk-form are refused with 400, an over-long target with 414.
+#[test]
+fn every_request_target_form_gets_its_answer() {
+    let server = Server::start(&["--threads", "1"]);
+    let status = |r: String| http(server.port, r.as_bytes()).unwrap().0;
+    let port = server.port;
+    assert_eq!(
+        status(format!(
+            "GET http://127.0.0.1:{port}/healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+        )),
+        200
+    );
+    assert_eq!(
+        status("GET HTTP://other.example/healthz?x HTTP/1.1\r\nHost: x\r\n\r\n".into()),
+        200
+    );
+    assert_eq!(
+        status("GET http://x HTTP/1.1\r\nHost: x\r\n\r\n".into()),
+        200,
+        "an empty path is /"
+    );
+    assert_eq!(
+        status("GET 127.0.0.1:80 HTTP/1.1\r\nHost: x\r\n\r\n".into()),
+        400
+    );
+    assert_eq!(status("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n".into()), 400);
+    assert_eq!(
+        status("GET ftp://x/healthz HTTP/1.1\r\nHost: x\r\n\r\n".into()),
+        400
+    );
+    assert_eq!(
+        status("GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".into()),
+        400
+    );
+    assert_eq!(
+        status("GET /healthz HTTP/1.1\r\n\r\n".into()),
+        400,
+        "HTTP/1.1 needs Host"
+    );
+    assert_eq!(
+        status(format!(
+            "GET /{} HTTP/1.1\r\nHost: x\r\n\r\n",
+            "a".repeat(10_000)
+        )),
+        414
+    );
+
+    // A WebSocket upgrade in absolute-form (RFC 6455 §4.2.1 item 1), then a real echo.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET ws://127.0.0.1:{port}/echo HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert!(
+        head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        "{head}"
+    );
+    // RFC 6455 §5.7: a masked "Hello"; the echo comes back unmasked.
+    s.write_all(&[
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ])
+    .unwrap();
+    let mut echo = [0u8; 7];
+    s.read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"\x81\x05Hello");
 }
 
 #[test]

@@ -28,6 +28,8 @@ pub struct HeadScanner {
     /// Whether the last byte was a LF (two bare LFs end a head too, to be refused with 400
     /// rather than waited on).
     last_lf: bool,
+    /// Whether the start line has ended (a LF was seen).
+    line_ended: bool,
     max: usize,
 }
 
@@ -38,6 +40,7 @@ impl HeadScanner {
             scanned: 0,
             matched: 0,
             last_lf: false,
+            line_ended: false,
             max,
         }
     }
@@ -55,19 +58,21 @@ impl HeadScanner {
     }
 
     /// Looks at the bytes of `buf` not seen before. Returns the length of the head including
-    /// its terminating blank line once found. Past the cap without one: 431.
+    /// its terminating blank line once found. Past the cap without one: 431, or 414 (URI Too
+    /// Long, RFC 9112 §3) when the request line itself has not ended.
     pub fn scan(&mut self, buf: &[u8]) -> Result<Option<usize>, HandshakeError> {
         let start = self.scanned.min(buf.len());
         for (i, &b) in buf[start..].iter().enumerate() {
             let pos = start + i;
             if pos >= self.max {
                 self.scanned = pos;
-                return Err(HandshakeError::new(
-                    431,
-                    "request header fields too large",
-                    Some(pos),
-                ));
+                return Err(if self.line_ended {
+                    HandshakeError::new(431, "request header fields too large", Some(pos))
+                } else {
+                    HandshakeError::new(414, "the request line is too long", Some(pos))
+                });
             }
+            self.line_ended |= b == b'\n';
             if b == b'\n' && self.last_lf {
                 self.scanned = pos + 1;
                 return Ok(Some(pos + 1));
@@ -120,6 +125,77 @@ pub struct Head<'a> {
     pub headers: Vec<Header>,
 }
 
+/// A request-target, taken apart (RFC 7230 §5.3): origin-form (`/path?query`) or
+/// absolute-form (`http://host:port/path?query`, also `https`, `ws` and `wss`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target<'a> {
+    /// The authority of an absolute-form target (`host[:port]`); it names the host, whatever
+    /// the `Host` header says (RFC 7230 §5.4).
+    pub authority: Option<&'a str>,
+    /// The path, starting with `/` (an absolute-form target without a path has `/`).
+    pub path: &'a str,
+    /// The query, without `?`.
+    pub query: Option<&'a str>,
+}
+
+impl<'a> Target<'a> {
+    /// Reads a request-target. Accepted: origin-form, and absolute-form with scheme `http`,
+    /// `https`, `ws` or `wss` (case-insensitive) and a non-empty authority without userinfo.
+    /// Refused with 400: authority-form (`host:port`, for CONNECT only) and asterisk-form
+    /// (`*`, for OPTIONS only), any other scheme, a fragment (`#`, never sent in a request,
+    /// RFC 6455 §3), and anything else. Error positions count from the target's first byte.
+    pub fn parse(target: &'a str) -> Result<Self, HandshakeError> {
+        let bad = |reason, at| Err(HandshakeError::new(400, reason, Some(at)));
+        if let Some(at) = target.find('#') {
+            return bad("a fragment (#) is not allowed in the request target", at);
+        }
+        if target == "*" {
+            return bad("asterisk-form (*) is only for OPTIONS", 0);
+        }
+        let (authority, rest) = if target.starts_with('/') {
+            (None, target)
+        } else {
+            let Some((scheme, after)) = target.split_once("://") else {
+                return bad(
+                    "the request target must be a path (/...) or an absolute URI (RFC 7230 §5.3)",
+                    0,
+                );
+            };
+            if !["http", "https", "ws", "wss"]
+                .iter()
+                .any(|s| scheme.eq_ignore_ascii_case(s))
+            {
+                return bad(
+                    "the request target's scheme must be http, https, ws or wss",
+                    0,
+                );
+            }
+            let start = scheme.len() + 3;
+            let end = after.find(['/', '?']).unwrap_or(after.len());
+            let authority = &after[..end];
+            if authority.is_empty() {
+                return bad("the request target's authority is empty", start);
+            }
+            if let Some(at) = authority.find('@') {
+                return bad(
+                    "userinfo (user@) is not allowed in the request target",
+                    start + at,
+                );
+            }
+            (Some(authority), &after[end..])
+        };
+        let (path, query) = match rest.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (rest, None),
+        };
+        Ok(Target {
+            authority,
+            path: if path.is_empty() { "/" } else { path },
+            query,
+        })
+    }
+}
+
 impl<'a> Head<'a> {
     /// Parses a complete head: the bytes up to and including the blank line that ends it (as
     /// [`HeadScanner::scan`] finds it). Refuses (400) a request line that is not three
@@ -151,9 +227,36 @@ impl<'a> Head<'a> {
         first(&self.headers, name)
     }
 
-    /// The target's path: everything before `?`.
+    /// The request-target taken apart (see [`Target::parse`] for what is refused).
+    pub fn request_target(&self) -> Result<Target<'a>, HandshakeError> {
+        let at = self.method.len() + 1;
+        Target::parse(self.target).map_err(|e| e.shifted(at))
+    }
+
+    /// The target's path (for an absolute-form target, the path after its authority). For a
+    /// target [`Head::request_target`] refuses, everything before `?`.
     pub fn path(&self) -> &'a str {
-        self.target.split_once('?').map_or(self.target, |(p, _)| p)
+        match self.request_target() {
+            Ok(target) => target.path,
+            Err(_) => self.target.split_once('?').map_or(self.target, |(p, _)| p),
+        }
+    }
+
+    /// The host the request is for (RFC 7230 §5.4): the authority of an absolute-form target,
+    /// else the `Host` header. A request must carry exactly one `Host` header (HTTP/1.0 may
+    /// omit it: then `None`), even when its target names the host; two, an empty one, or one
+    /// with userinfo or whitespace are refused with 400.
+    pub fn host(&self) -> Result<Option<&str>, HandshakeError> {
+        let bad = |reason| HandshakeError::new(400, reason, None);
+        let header = single(&self.headers, "host", "more than one Host header")?;
+        match header {
+            None if self.version_minor() == Some(0) => {}
+            None => return Err(bad("missing Host header")),
+            Some("") => return Err(bad("empty Host header")),
+            Some(h) if h.contains(['@', ' ', '\t']) => return Err(bad("invalid Host header")),
+            Some(_) => {}
+        }
+        Ok(self.request_target()?.authority.or(header))
     }
 
     /// Whether the request asks for a protocol upgrade (has an `Upgrade` header).
@@ -292,10 +395,15 @@ mod tests {
     }
 
     #[test]
-    fn cap_gives_431() {
+    fn cap_gives_431_or_414_for_the_request_line() {
+        // The request line ended: the header fields are too large (RFC 6585 §5).
+        let mut s = HeadScanner::new(16);
+        let e = s.scan(b"GET / HTTP/1.1\r\nX: aaaaaaaa").unwrap_err();
+        assert_eq!((e.status, e.offset), (431, Some(16)));
+        // It did not: the request-target is too long (RFC 9112 §3: 414 URI Too Long).
         let mut s = HeadScanner::new(16);
         let e = s.scan(&[b'a'; 17]).unwrap_err();
-        assert_eq!(e.status, 431);
+        assert_eq!((e.status, e.reason), (414, "the request line is too long"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod request;
 pub use accept::{accept_key, accept_key_steps, AcceptKeySteps, GUID};
 pub use client::{ClientHandshake, ClientRequest, Response};
 pub(crate) use head::split_head;
-pub use head::{Head, HeadScanner, Header};
+pub use head::{Head, HeadScanner, Header, Target};
 pub use headers::ExtensionOffer;
 pub use request::{
     accept_response, negotiate_protocol, reason_phrase, reject_response, AcceptOptions, Request,
@@ -61,6 +61,17 @@ impl HandshakeError {
             status,
             reason,
             offset,
+        }
+    }
+
+    /// The same error with its offset moved `by` bytes on (a part's error, placed in the whole).
+    pub(crate) const fn shifted(self, by: usize) -> Self {
+        HandshakeError {
+            offset: match self.offset {
+                Some(at) => Some(at + by),
+                None => None,
+            },
+            ..self
         }
     }
 

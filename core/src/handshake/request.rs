@@ -112,6 +112,10 @@ impl Request {
     /// RFC's order: the error says which rule failed, with the HTTP status to answer.
     pub fn from_head(head: Head<'_>) -> Result<Request, HandshakeError> {
         let bad = |reason| HandshakeError::new(400, reason, None);
+        // 2-3. The Request-URI (origin-form, or absolute-form naming the resource, item 1 and
+        //    RFC 7230 §5.3) and Host (the target's authority wins over the header, §5.4).
+        let parts = head.request_target();
+        let host = head.host().map(|h| h.map(String::from));
         let Head {
             method,
             target,
@@ -132,21 +136,8 @@ impl Request {
                 ))
             }
         };
-        // 2. The Request-URI: origin-form, path and optional query.
-        if !target.starts_with('/') {
-            return Err(HandshakeError::new(
-                400,
-                "the request target must start with /",
-                Some(method.len() + 1),
-            ));
-        }
-        let (path, query) = match target.split_once('?') {
-            Some((p, q)) => (p, Some(String::from(q))),
-            None => (target, None),
-        };
-        // 3. Host.
-        let host = single(&headers, "host", "more than one Host header")?
-            .ok_or_else(|| bad("missing Host header"))?;
+        let parts = parts?;
+        let host = host?.ok_or_else(|| bad("missing Host header"))?;
         // 4. Upgrade: websocket. A plain HTTP request to a WebSocket resource gets 426 Upgrade
         //    Required (RFC 7231 §6.5.15), which tells the client what to do; a wrong value is 400.
         if !headers
@@ -212,10 +203,10 @@ impl Request {
         Ok(Request {
             method: method.into(),
             target: target.into(),
-            path: path.into(),
-            query,
+            path: parts.path.into(),
+            query: parts.query.map(String::from),
             version_minor,
-            host: host.into(),
+            host,
             origin,
             key: key.into(),
             protocols,
@@ -468,7 +459,7 @@ mod tests {
             (
                 replaced("GET /chat", "GET chat"),
                 400,
-                "the request target must start with /",
+                "the request target must be a path (/...) or an absolute URI (RFC 7230 §5.3)",
             ),
             (
                 replaced("GET /chat HTTP/1.1", "GET /chat"),

@@ -41,7 +41,19 @@ impl EventLoop {
                 return;
             }
         };
-        let path = head.path();
+        // The request-target's form and the Host header (RFC 7230 §5.3, §5.4), for
+        // WebSockets and plain requests alike: absolute-form is served like origin-form.
+        let checked = head.request_target().and_then(|t| head.host().map(|_| t));
+        let path = match checked {
+            Ok(target) => target.path,
+            Err(e) => {
+                if head.is_upgrade() {
+                    Metrics::inc(&self.shared.metrics.handshakes_failed);
+                }
+                self.respond(key, e.response());
+                return;
+            }
+        };
         let route = self.shared.route(path);
         if head.is_upgrade() {
             match route {
