@@ -49,6 +49,16 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Cap on an HTTP request head (431 past it; default 8 KiB).
     pub max_header_bytes: usize,
+    /// Open connections and new connections per second from one client address (IPv6: per
+    /// /64), refused at accept before any work: plain clients get 503, TLS clients a close.
+    /// Default: 1,024 open and 50 new a second, loopback exempt (see [`crate::limits`]).
+    pub ip_limits: crate::IpLimitConfig,
+    /// Most messages a second one connection may send (0, the default: no limit); past it
+    /// the connection is closed with 1008 "rate limit", or with `drop_over_rate` the
+    /// messages over the limit are dropped (not given to the handler).
+    pub max_messages_per_second: u16,
+    /// Drop messages over `max_messages_per_second` instead of closing.
+    pub drop_over_rate: bool,
     /// permessage-deflate (RFC 7692), negotiated with clients that offer it; `None` declines
     /// every offer. Default: [`ServerConfig::default_deflate`]. Broadcast frames are encoded
     /// once and shared, so they go out uncompressed (RSV1 is per message: always legal).
@@ -87,6 +97,13 @@ impl Default for ServerConfig {
             max_frame: 16 << 20,
             max_connections: 100_000,
             max_header_bytes: wslens::handshake::DEFAULT_MAX_HEADER_BYTES,
+            ip_limits: crate::IpLimitConfig {
+                max_connections: 1024,
+                handshakes_per_second: 50,
+                limit_loopback: false,
+            },
+            max_messages_per_second: 0,
+            drop_over_rate: false,
             deflate: Some(Self::default_deflate()),
         }
     }

@@ -33,6 +33,7 @@ mod event_loop;
 pub mod handler;
 pub mod http;
 mod hub;
+pub mod limits;
 pub mod metrics;
 pub mod tls;
 pub mod transport;
@@ -44,6 +45,7 @@ pub use auth::{Authorizer, OriginAndToken, Rejection};
 pub use cli::client;
 pub use config::{ServerConfig, TlsListen};
 pub use handler::{ConnInfo, Ctx, Handler, Message};
+pub use limits::IpLimitConfig;
 pub use metrics::Metrics;
 
 use hub::{Hub, LoopHandle};
@@ -78,6 +80,8 @@ pub(crate) struct Shared {
     pub(crate) authorizer: Arc<dyn Authorizer>,
     pub(crate) hub: Hub,
     pub(crate) metrics: Arc<Metrics>,
+    /// Open connections and handshakes per client address.
+    pub(crate) ip_limits: limits::IpLimits,
     pub(crate) shutdown: AtomicBool,
     pub(crate) next_id: AtomicU64,
 }
@@ -199,12 +203,14 @@ impl ServerBuilder {
                 token: self.config.token.clone(),
             })
         });
+        let ip_limits = self.config.ip_limits;
         let shared = Arc::new(Shared {
             authorizer,
             config: self.config,
             routes: self.routes,
             hub: Hub::new(loops),
             metrics,
+            ip_limits: limits::IpLimits::new(ip_limits),
             shutdown: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
         });

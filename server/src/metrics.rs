@@ -28,6 +28,14 @@ pub struct Metrics {
     pub backpressure_events: AtomicU64,
     /// Connections refused because of the connection limit.
     pub rejected_connections: AtomicU64,
+    /// Connections refused because their address had `--max-connections-per-ip` open.
+    pub rejected_per_ip_connections: AtomicU64,
+    /// Connections refused because their address opened them faster than
+    /// `--handshakes-per-ip-per-second`.
+    pub rejected_per_ip_rate: AtomicU64,
+    /// Messages over `--max-messages-per-second` (each dropped, or the first closing its
+    /// connection with 1008).
+    pub rate_limited_messages: AtomicU64,
     /// Completed TLS handshakes.
     pub tls_handshakes_ok: AtomicU64,
     /// TLS handshakes that failed (an alert, not TLS at all, a timeout, a peer that left).
@@ -140,6 +148,24 @@ impl Metrics {
             "counter",
             "Connections refused at the connection limit.",
             &self.rejected_connections,
+        );
+        metric(
+            "wslens_rejected_per_ip_connections_total",
+            "counter",
+            "Connections refused: their address had --max-connections-per-ip open.",
+            &self.rejected_per_ip_connections,
+        );
+        metric(
+            "wslens_rejected_per_ip_rate_total",
+            "counter",
+            "Connections refused: their address exceeded --handshakes-per-ip-per-second.",
+            &self.rejected_per_ip_rate,
+        );
+        metric(
+            "wslens_rate_limited_messages_total",
+            "counter",
+            "Messages over --max-messages-per-second (dropped, or closing with 1008).",
+            &self.rate_limited_messages,
         );
         metric(
             "wslens_tls_handshakes_ok_total",

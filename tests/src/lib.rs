@@ -8,7 +8,7 @@
 pub mod tls;
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -182,9 +182,22 @@ impl Drop for Server {
     }
 }
 
+/// A TCP connection to 127.0.0.1:`port` from `source` (any 127.0.0.0/8 address).
+pub fn connect_from(source: Ipv4Addr, port: u16) -> io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    socket.bind(&SocketAddr::from((source, 0)).into())?;
+    socket.connect(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())?;
+    Ok(socket.into())
+}
+
 /// Sends raw bytes as an HTTP request and reads the response until the server closes.
 pub fn http(port: u16, request: &[u8]) -> io::Result<(u16, String, Vec<u8>)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    http_over(TcpStream::connect(("127.0.0.1", port))?, request)
+}
+
+/// [`http`] over a connection already made (from [`connect_from`], say).
+pub fn http_over(mut s: TcpStream, request: &[u8]) -> io::Result<(u16, String, Vec<u8>)> {
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     s.write_all(request)?;
     let mut data = Vec::new();
@@ -238,6 +251,23 @@ impl Client {
     pub fn connect(port: u16, path: &str, protocols: &[&str]) -> Result<(Client, Response), Error> {
         let stream = TcpStream::connect(("127.0.0.1", port))
             .map_err(|_| Error::InvalidState("connect failed"))?;
+        Client::handshake(stream, port, path, protocols)
+    }
+
+    /// [`Client::connect`] from another loopback source address (127.0.0.2, say), so that
+    /// per-address limits count it apart from the tests' other connections.
+    pub fn connect_from(source: Ipv4Addr, port: u16, path: &str) -> Result<Client, Error> {
+        let stream =
+            connect_from(source, port).map_err(|_| Error::InvalidState("connect failed"))?;
+        Client::handshake(stream, port, path, &[]).map(|(c, _)| c)
+    }
+
+    fn handshake(
+        stream: TcpStream,
+        port: u16,
+        path: &str,
+        protocols: &[&str],
+    ) -> Result<(Client, Response), Error> {
         stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
         stream.set_nodelay(true).ok();
         let host = format!("127.0.0.1:{port}");

@@ -301,6 +301,25 @@ pub(crate) struct ServeArgs {
     /// Cap on an HTTP request head, in bytes (431 past it).
     #[arg(long, default_value_t = 8192)]
     pub(crate) max_header_bytes: usize,
+    /// Most open connections from one client address (IPv6: per /64); past it, 503 (TLS: a
+    /// close). 0: no limit. Browsers open at most 255 (Chromium) or 200 (Firefox) in all.
+    #[arg(long, default_value_t = 1024)]
+    pub(crate) max_connections_per_ip: usize,
+    /// Most new connections a second from one client address (a bucket of one second's
+    /// worth); past it, 503 (TLS: a close). 0: no limit.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) handshakes_per_ip_per_second: u32,
+    /// Apply the per-address limits to loopback clients too (by default they are exempt:
+    /// local tools, and a reverse proxy on the same machine).
+    #[arg(long)]
+    pub(crate) limit_loopback: bool,
+    /// Most messages a second one connection may send; past it, close 1008 "rate limit"
+    /// (or, with --drop-over-rate, drop the messages over it). 0: no limit.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) max_messages_per_second: u16,
+    /// Drop messages over --max-messages-per-second instead of closing the connection.
+    #[arg(long, requires = "max_messages_per_second")]
+    pub(crate) drop_over_rate: bool,
     /// Decline permessage-deflate (RFC 7692); by default it is negotiated with clients that
     /// offer it.
     #[arg(long)]

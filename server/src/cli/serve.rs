@@ -67,6 +67,13 @@ impl ServeArgs {
             max_frame: self.max_frame,
             max_connections: self.max_connections,
             max_header_bytes: self.max_header_bytes,
+            ip_limits: crate::IpLimitConfig {
+                max_connections: self.max_connections_per_ip,
+                handshakes_per_second: self.handshakes_per_ip_per_second,
+                limit_loopback: self.limit_loopback,
+            },
+            max_messages_per_second: self.max_messages_per_second,
+            drop_over_rate: self.drop_over_rate,
             deflate: (!self.no_deflate).then_some(wslens::deflate::DeflateConfig {
                 server_no_context_takeover: !self.deflate_context_takeover,
                 client_no_context_takeover: self.deflate_no_context_takeover,

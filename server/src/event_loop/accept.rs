@@ -47,23 +47,46 @@ impl EventLoop {
         let _ = stream.set_nodelay(true);
         let open = metrics.open_connections.load(Ordering::Relaxed) as usize;
         let over_limit = open >= self.shared.config.max_connections;
+        // Per address, before any work (the refused are not counted, so not released).
+        let refused = match self.shared.ip_limits.admit(peer.ip(), now) {
+            Ok(()) => None,
+            Err(refusal) => {
+                Metrics::inc(match refusal {
+                    Refusal::Connections => &metrics.rejected_per_ip_connections,
+                    Refusal::Rate => &metrics.rejected_per_ip_rate,
+                });
+                Some(refusal)
+            }
+        };
+        let release = |shared: &Shared| {
+            if refused.is_none() {
+                shared.ip_limits.release(peer.ip(), now);
+            }
+        };
         let stream = match tls {
             None => Transport::Plain(stream),
-            // Past the limit a TLS client is closed before its handshake: a 503 would first
+            // Past a limit a TLS client is closed before its handshake: a 503 would first
             // cost the full handshake the limit is there to spare.
-            Some(_) if over_limit => {
-                Metrics::inc(&metrics.rejected_connections);
+            Some(_) if over_limit || refused.is_some() => {
+                if over_limit {
+                    Metrics::inc(&metrics.rejected_connections);
+                }
+                release(&self.shared);
                 return;
             }
             Some(acceptor) => match acceptor.wrap(stream) {
                 Ok(t) => t,
-                Err(_) => return,
+                Err(_) => {
+                    release(&self.shared);
+                    return;
+                }
             },
         };
         let id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
         let entry = self.conns.vacant_entry();
         let key = entry.key();
         if key >= MAX_KEY {
+            release(&self.shared);
             return;
         }
         // SAFETY: the stream is stored in the slab right below and is deleted from the
@@ -74,6 +97,7 @@ impl EventLoop {
         }
         .is_err()
         {
+            release(&self.shared);
             return;
         }
         entry.insert(Conn {
@@ -99,6 +123,7 @@ impl EventLoop {
             ping_sent: Since::NONE,
             closing_since: Since::NONE,
             timer_at: Ms::MAX,
+            ip_counted: refused.is_none(),
         });
         Metrics::inc(&metrics.open_connections);
         debug!(conn = id, %peer, "accepted");
@@ -106,6 +131,13 @@ impl EventLoop {
         if over_limit {
             Metrics::inc(&self.shared.metrics.rejected_connections);
             self.respond(key, reject_response(503, "too many connections"));
+            self.flush(key, now);
+        } else if let Some(refusal) = refused {
+            let reason = match refusal {
+                Refusal::Connections => "too many connections from your address",
+                Refusal::Rate => "too many new connections from your address: slow down",
+            };
+            self.respond(key, reject_response(503, reason));
             self.flush(key, now);
         }
     }

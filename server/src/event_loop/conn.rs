@@ -75,6 +75,8 @@ pub(super) struct Ws {
     pub(super) rooms: Vec<Box<str>>,
     /// `on_close` has been called.
     pub(super) close_reported: bool,
+    /// Messages received this second (`--max-messages-per-second`).
+    pub(super) rate: MessageRate,
 }
 
 /// Where parked protocol states come from and go back to. The boxes are kept as boxes: they
@@ -175,6 +177,8 @@ pub(super) struct Conn {
     pub(super) closing_since: Since,
     /// The deadline of this connection's live timer (`Ms::MAX`: none).
     pub(super) timer_at: Ms,
+    /// Counted by the per-address limits (released when it closes).
+    pub(super) ip_counted: bool,
 }
 
 impl Conn {
@@ -217,6 +221,11 @@ impl EventLoop {
         let _ = self.poller.delete(&conn.stream);
         let metrics = &self.shared.metrics;
         Metrics::dec(&metrics.open_connections);
+        if conn.ip_counted {
+            self.shared
+                .ip_limits
+                .release(conn.info.peer.ip(), self.now());
+        }
         if let Phase::Ws(ws) = &mut conn.phase {
             Metrics::dec(&metrics.open_websockets);
             metrics.closed(code.0);

@@ -157,6 +157,7 @@ impl EventLoop {
             wire,
             rooms: Vec::new(),
             close_reported: false,
+            rate: MessageRate::default(),
         };
         let mut actions = Vec::new();
         let handler = state.handler.clone();

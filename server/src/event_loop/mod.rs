@@ -25,6 +25,7 @@ use ws::*;
 
 use crate::handler::{Action, ConnInfo, Ctx, Handler, Message};
 use crate::hub::{lock, Cmd, Member};
+use crate::limits::{MessageRate, Refusal};
 use crate::metrics::Metrics;
 use crate::transport::{Listeners, TlsAcceptor, Transport};
 use crate::{RouteMatch, Shared};

@@ -45,6 +45,9 @@ impl EventLoop {
         let mut actions = Vec::new();
         let mut pos = 0;
         let mut closed_by_peer = None;
+        let mut over_rate = false;
+        let max_rate = self.shared.config.max_messages_per_second;
+        let drop_over_rate = self.shared.config.drop_over_rate;
         let info = &conn.info;
         // Large messages may go straight to a plain socket when nothing is queued ahead.
         let direct = match (&conn.stream, &conn.out) {
@@ -57,11 +60,13 @@ impl EventLoop {
                 proto: Some(proto),
                 handler,
                 wire,
+                rate,
                 ..
             } = ws
             else {
                 break;
             };
+            let last_message = conn.last_message;
             // The wire tap needs the bytes as they arrived, before unmasking in place.
             let raw = wire.as_ref().map(|_| input[pos..].to_vec());
             let out_before = proto.pending_output().len();
@@ -71,7 +76,8 @@ impl EventLoop {
             let result = proto.read_with(&mut input[pos..], |event, sender| {
                 let mut ctx = Ctx::new(sender, info, &mut actions);
                 ctx.direct = direct;
-                dispatch(event, ctx, handler.as_ref(), metrics)
+                let rate = (&mut *rate, last_message, now, max_rate);
+                dispatch(event, ctx, handler.as_ref(), metrics, rate)
             });
             match result {
                 Ok((used, outcome)) => {
@@ -91,7 +97,13 @@ impl EventLoop {
                             }
                         }
                         Some(Dispatched::Close(code)) => closed_by_peer = Some(code),
-                        Some(Dispatched::Other) => {}
+                        Some(Dispatched::OverRate) if !drop_over_rate => {
+                            // Nothing more reaches the handler; the peer's close is read.
+                            rate.stop();
+                            over_rate = true;
+                        }
+                        // Dropped (`--drop-over-rate`): as if it never came.
+                        Some(Dispatched::Other | Dispatched::OverRate) => {}
                     }
                 }
                 Err(e) => {
@@ -111,6 +123,9 @@ impl EventLoop {
         if conn.backlog() > self.shared.config.max_backpressure && conn.reading {
             Metrics::inc(&metrics.backpressure_events);
             conn.reading = false;
+        }
+        if over_rate {
+            self.begin_close(key, CloseCode::POLICY_VIOLATION, "rate limit", now);
         }
     }
 
@@ -158,6 +173,8 @@ impl EventLoop {
 
 pub(super) enum Dispatched {
     Message,
+    /// A data message over `--max-messages-per-second`, not given to the handler.
+    OverRate,
     Close(CloseCode),
     Other,
 }
@@ -167,6 +184,7 @@ pub(super) fn dispatch(
     mut ctx: Ctx<'_>,
     handler: &dyn Handler,
     metrics: &Metrics,
+    (rate, last, now, max_rate): (&mut MessageRate, Ms, Ms, u16),
 ) -> Dispatched {
     let message = match event {
         WsEvent::Text(t) => Message::Text(t),
@@ -177,6 +195,10 @@ pub(super) fn dispatch(
         _ => return Dispatched::Other,
     };
     Metrics::inc(&metrics.messages_in);
+    if !rate.allow(last, now, max_rate) {
+        Metrics::inc(&metrics.rate_limited_messages);
+        return Dispatched::OverRate;
+    }
     handler.on_message(&mut ctx, message);
     Metrics::add(&metrics.messages_out, ctx.sent);
     Metrics::add(&metrics.bytes_out, ctx.written);
