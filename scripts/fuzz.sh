@@ -2,14 +2,14 @@
 # Runs the cargo-fuzz targets of the core (nightly + cargo-fuzz; installed if missing).
 #
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
-# Default: 60 seconds for each of the five targets. Crashes land in core/fuzz/artifacts/.
+# Default: 60 seconds for each of the seven targets. Crashes land in core/fuzz/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/../core"
 
 secs="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(decoder_server decoder_client decoder_deflate handshake_request handshake_response)
+[ ${#targets[@]} -gt 0 ] || targets=(decoder_server decoder_client decoder_deflate handshake_request handshake_response http_head server_connection)
 
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

@@ -53,7 +53,7 @@ use polling::Poller;
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use tracing::info;
 use transport::{Listeners, TlsAcceptor};
 
@@ -176,7 +176,7 @@ impl ServerBuilder {
                 Some(tls) => Some((
                     bind(tls.port)?,
                     TlsAcceptor {
-                        config: tls.config.clone(),
+                        config: Arc::new(RwLock::new(tls.config.clone())),
                         metrics: metrics.clone(),
                     },
                 )),
@@ -241,6 +241,20 @@ impl ShutdownHandle {
     }
 }
 
+/// Replaces the TLS listener's configuration (from [`Server::tls_reloader`]): handshakes that
+/// begin after [`TlsReloader::reload`] use the new one; open connections keep theirs.
+#[derive(Clone)]
+pub struct TlsReloader {
+    config: Arc<RwLock<Arc<rustls::ServerConfig>>>,
+}
+
+impl TlsReloader {
+    /// From now on, new TLS handshakes use `config`.
+    pub fn reload(&self, config: Arc<rustls::ServerConfig>) {
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
+    }
+}
+
 impl Server {
     /// A builder with no routes.
     pub fn builder(config: ServerConfig) -> ServerBuilder {
@@ -264,6 +278,15 @@ impl Server {
     pub fn tls_local_addr(&self) -> Option<SocketAddr> {
         let (l, _) = self.listeners.tls.as_ref()?;
         l.local_addr().ok()
+    }
+
+    /// A handle that replaces the TLS configuration while the server runs (new
+    /// certificate and key, say); `None` without a TLS listener.
+    pub fn tls_reloader(&self) -> Option<TlsReloader> {
+        let (_, acceptor) = self.listeners.tls.as_ref()?;
+        Some(TlsReloader {
+            config: acceptor.config.clone(),
+        })
     }
 
     /// A handle that stops the server.

@@ -7,7 +7,7 @@ use crate::tls::TlsStream;
 use polling::{Event, PollMode, Poller};
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// A connection's byte stream.
@@ -139,14 +139,21 @@ const TLS_KEY: usize = usize::MAX - 2;
 /// Makes TLS connections out of accepted sockets.
 #[derive(Clone)]
 pub(crate) struct TlsAcceptor {
-    pub(crate) config: Arc<rustls::ServerConfig>,
+    /// The configuration new handshakes use, shared by every loop and replaceable while the
+    /// server runs ([`crate::TlsReloader`]); a connection keeps the one it started with.
+    pub(crate) config: Arc<RwLock<Arc<rustls::ServerConfig>>>,
     pub(crate) metrics: Arc<Metrics>,
 }
 
 impl TlsAcceptor {
     /// Wraps an accepted, non-blocking socket.
     pub(crate) fn wrap(&self, sock: TcpStream) -> io::Result<Transport> {
-        let tls = TlsStream::server(sock, self.config.clone(), Some(self.metrics.clone()))?;
+        let config = self
+            .config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let tls = TlsStream::server(sock, config, Some(self.metrics.clone()))?;
         Ok(Transport::Tls(Box::new(tls)))
     }
 }

@@ -116,7 +116,9 @@ test('build a frame and inspect it', async () => {
   await page.fill('#b-payload', 'wslens');
   await page.click('#b-build');
   const built = await page.textContent('#b-out');
-  assert.match(built, /^82 86 37 fa 21 3d /);
+  // FIN + binary, MASK + length 6, the key, then "wslens" XOR key[i mod 4] byte by byte:
+  // 77^37=40 73^fa=89 6c^21=4d 65^3d=58 6e^37=59 73^fa=89 (RFC 6455 §5.3).
+  assert.equal(built, '82 86 37 fa 21 3d 40 89 4d 58 59 89');
   await page.screenshot({ path: path.join(shots, 'builder.png'), fullPage: true });
   await page.click('#b-send');
   assert.equal(await page.getAttribute('#tab-inspect', 'aria-selected'), 'true');

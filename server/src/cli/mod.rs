@@ -63,6 +63,26 @@ pub(crate) fn on_termination(f: impl FnOnce() + Send + 'static) -> std::io::Resu
     Ok(())
 }
 
+/// Calls `f` on every SIGHUP (the conventional "reload" signal).
+#[cfg(unix)]
+pub(crate) fn on_hangup(f: impl Fn() + Send + 'static) -> std::io::Result<()> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
+    std::thread::Builder::new()
+        .name("wslens-sighup".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                f();
+            }
+        })?;
+    Ok(())
+}
+
+/// Windows has no SIGHUP: reloading is not offered there.
+#[cfg(windows)]
+pub(crate) fn on_hangup(_f: impl Fn() + Send + 'static) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// Calls `f` (once) on Ctrl-C.
 #[cfg(windows)]
 pub(crate) fn on_termination(f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {

@@ -88,6 +88,24 @@ impl ServeArgs {
     }
 }
 
+/// SIGHUP: reads `--tls-cert` and `--tls-key` again; new handshakes use them, open
+/// connections keep theirs. A file that does not load leaves the old certificate in place.
+fn reload_tls(files: Option<&(PathBuf, PathBuf)>, reloader: Option<&crate::TlsReloader>) {
+    let (Some((cert, key)), Some(reloader)) = (files, reloader) else {
+        tracing::warn!("SIGHUP: nothing to reload (no --tls-cert and --tls-key)");
+        return;
+    };
+    match crate::tls::server_config_from_pem(cert, key) {
+        Ok(config) => {
+            reloader.reload(config);
+            tracing::info!(cert = %cert.display(), "SIGHUP: TLS certificate and key reloaded");
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "SIGHUP: TLS reload failed; keeping the old certificate")
+        }
+    }
+}
+
 /// The `--tls-self-signed` certificate, written (and announced) once the listeners are
 /// bound, so that a server that fails to start leaves a running one's file alone.
 struct DevCert {
@@ -117,6 +135,7 @@ impl DevCert {
 
 /// `wslens serve`.
 pub(crate) fn serve(args: ServeArgs) -> Result<(), String> {
+    let tls_files = args.tls_cert.clone().zip(args.tls_key.clone());
     let (config, dev_cert) = args.config()?;
     let server = Server::builder(config)
         .standard_routes()
@@ -127,5 +146,8 @@ pub(crate) fn serve(args: ServeArgs) -> Result<(), String> {
     }
     let handle = server.shutdown_handle();
     super::on_termination(move || handle.shutdown()).map_err(|e| e.to_string())?;
+    let reloader = server.tls_reloader();
+    super::on_hangup(move || reload_tls(tls_files.as_ref(), reloader.as_ref()))
+        .map_err(|e| e.to_string())?;
     server.run().map_err(|e| e.to_string())
 }
