@@ -27,6 +27,11 @@ fn run(stream: &[u8], chunk: usize) -> (Vec<OwnedEvent>, Option<wslens::Error>, 
         if events[before..].iter().any(|e| matches!(e, OwnedEvent::Request(_))) {
             let opts = AcceptOptions { deflate: Some(&deflate), ..AcceptOptions::default() };
             conn.accept(&opts).expect("accept after a request");
+            // Frames that came with the head wait for the decision: read them now.
+            if let Err(e) = conn.receive(&[], &mut events) {
+                error = Some(e);
+                break;
+            }
         }
         output.extend_from_slice(&conn.take_output());
     }

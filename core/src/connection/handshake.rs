@@ -126,7 +126,9 @@ impl<T: Tracer> Connection<T> {
     }
 
     /// Server role: accepts the request delivered in [`Event::Request`], queuing the 101
-    /// response (RFC 6455 §4.2.2). The connection is then [`State::Open`].
+    /// response (RFC 6455 §4.2.2). The connection is then [`State::Open`]. Bytes that came
+    /// after the head are read at the next [`Connection::receive`] (or `read`): call it with
+    /// no new input to read them at once.
     pub fn accept(&mut self, options: &AcceptOptions<'_>) -> Result<(), Error> {
         match self.handshake.as_deref() {
             Some(Handshake::Server {

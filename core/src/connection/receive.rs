@@ -98,6 +98,11 @@ impl<T: Tracer> Connection<T> {
 
     /// Convenience over [`Connection::read`]: feeds all of `input` and appends owned events to
     /// `events`. On error, the events before it are in `events`.
+    ///
+    /// Server role: bytes that follow the request head (a client may send its first frames
+    /// with it) wait while the request awaits [`Connection::accept`] or
+    /// [`Connection::reject`], and are read at the next call: call `receive(&[], events)`
+    /// right after accepting so they are not left until the peer sends more.
     pub fn receive(&mut self, input: &[u8], events: &mut Vec<OwnedEvent>) -> Result<(), Error> {
         let mut buf = core::mem::take(&mut self.early);
         buf.extend_from_slice(input);
