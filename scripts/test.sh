@@ -6,6 +6,7 @@
 #   - Debian's chromium (apt) and the npm packages ws + playwright-core in tests/node
 #   - Autobahn|Testsuite 0.8.2 in target/autobahn-py2
 #   - wasm-bindgen-cli and wasm-pack (cargo install), Debian's chromium-driver
+#   - Debian's wine64 and MinGW-w64, and the x86_64-pc-windows-gnu target (tests/wine/run.sh)
 #
 #   bash scripts/test.sh
 set -euo pipefail
@@ -34,6 +35,9 @@ step "Python websockets against the server"
 if [ ! -x target/pyvenv/bin/python ]; then python3 -m venv target/pyvenv; fi
 target/pyvenv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 target/pyvenv/bin/python -m pytest -q tests/python
+
+step "the Windows build, really run: wslens.exe under Debian's Wine (serve, send, Ctrl-C)"
+bash tests/wine/run.sh
 
 step "Debian chromium and chromium-driver"
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
