@@ -37,6 +37,13 @@ pub struct ServerConfig {
     pub close_timeout: Duration,
     /// On SIGINT/SIGTERM, wait this long for clients to answer the 1001 close (5 s).
     pub shutdown_timeout: Duration,
+    /// On SIGINT/SIGTERM, stop accepting at once but go on serving open connections this
+    /// long before closing them with 1001 (default 0: close them at once).
+    pub drain_timeout: Duration,
+    /// Bind with `SO_REUSEPORT`, so that another server can listen on the same port (Unix;
+    /// on Linux the newest one gets every new connection): start the new server, then stop
+    /// the old one, which drains (see `drain_timeout`).
+    pub reuse_port: bool,
     /// Origins allowed to open WebSockets (empty: any); others get 403.
     pub allow_origins: Vec<String>,
     /// Token required to open WebSockets (`?token=` or `Authorization: Bearer`); 401 otherwise.
@@ -91,6 +98,8 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(5),
+            drain_timeout: Duration::ZERO,
+            reuse_port: false,
             allow_origins: Vec::new(),
             token: None,
             max_message: 64 << 20,

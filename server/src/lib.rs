@@ -34,6 +34,7 @@ pub mod handler;
 pub mod http;
 mod hub;
 pub mod limits;
+mod listen;
 pub mod metrics;
 pub mod tls;
 pub mod transport;
@@ -161,9 +162,7 @@ impl ServerBuilder {
                 .to_socket_addrs()?
                 .next()
                 .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
-            let listener = TcpListener::bind(addr)?;
-            listener.set_nonblocking(true)?;
-            Ok(Arc::new(listener))
+            Ok(Arc::new(listen::bind(addr, self.config.reuse_port)?))
         };
         let metrics = Arc::new(Metrics::default());
         let listeners = Listeners {

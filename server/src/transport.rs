@@ -166,6 +166,17 @@ pub(crate) struct Listeners {
 }
 
 impl Listeners {
+    /// The poller keys of the listeners (plain, TLS).
+    pub(crate) const KEYS: [usize; 2] = [PLAIN_KEY, TLS_KEY];
+
+    /// No listener (a loop that has stopped accepting).
+    pub(crate) fn none() -> Self {
+        Listeners {
+            plain: None,
+            tls: None,
+        }
+    }
+
     fn each(&self) -> impl Iterator<Item = (usize, &TcpListener)> {
         let plain = self.plain.as_deref().map(|l| (PLAIN_KEY, l));
         let tls = self.tls.as_ref().map(|(l, _)| (TLS_KEY, &**l));

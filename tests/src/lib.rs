@@ -73,7 +73,12 @@ pub struct Server {
 impl Server {
     /// Starts `wslens serve --port <free> <args>` and waits until it answers `/healthz`.
     pub fn start(args: &[&str]) -> Server {
-        let port = free_port();
+        Server::start_on(free_port(), args)
+    }
+
+    /// [`Server::start`] on a given port (a second server beside one already there, with
+    /// `--reuse-port`): ready once the port answers `/healthz`, whichever server answers.
+    pub fn start_on(port: u16, args: &[&str]) -> Server {
         let mut cmd = Command::new(binary());
         cmd.arg("serve").arg("--port").arg(port.to_string());
         if !args.contains(&"--www") {

@@ -283,6 +283,15 @@ pub(crate) struct ServeArgs {
     /// How long to wait for clients' close frames on SIGINT/SIGTERM.
     #[arg(long, value_parser = duration, default_value = "5s")]
     pub(crate) shutdown_timeout: Duration,
+    /// On SIGINT/SIGTERM, stop accepting at once but keep serving open connections this long
+    /// before closing them with 1001 (0: close at once).
+    #[arg(long, value_parser = duration, default_value = "0")]
+    pub(crate) drain_timeout: Duration,
+    /// Share the port with other servers (SO_REUSEPORT; Unix): a new `wslens serve
+    /// --reuse-port` on the same port takes every new connection (Linux) while this one,
+    /// stopped with SIGTERM, drains.
+    #[arg(long)]
+    pub(crate) reuse_port: bool,
     /// Origin allowed to open WebSockets (repeatable; default: any). Others get 403.
     #[arg(long = "allow-origin")]
     pub(crate) allow_origin: Vec<String>,

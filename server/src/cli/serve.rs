@@ -61,6 +61,8 @@ impl ServeArgs {
             idle_timeout: nonzero(self.idle_timeout),
             handshake_timeout: self.handshake_timeout,
             shutdown_timeout: self.shutdown_timeout,
+            drain_timeout: self.drain_timeout,
+            reuse_port: self.reuse_port,
             allow_origins: self.allow_origin,
             token: self.token,
             max_message: self.max_message,

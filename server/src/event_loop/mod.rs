@@ -79,6 +79,9 @@ pub(crate) struct EventLoop {
     accepting: bool,
     accept_resume: Option<Ms>,
     shutdown_deadline: Option<Ms>,
+    /// Draining after SIGTERM (`--drain-timeout`): no listener any more, open connections
+    /// served until then.
+    drain_until: Option<Ms>,
     /// The loop's clock starts here.
     epoch: Instant,
     /// The path of a connection still reading its request head.
@@ -114,6 +117,7 @@ impl EventLoop {
             accepting: true,
             accept_resume: None,
             shutdown_deadline: None,
+            drain_until: None,
             epoch: Instant::now(),
             no_path: Arc::from(""),
             timeouts,
@@ -146,8 +150,15 @@ impl EventLoop {
             }
             self.drain_inbox(now);
             self.fire_timers(now);
-            if self.shared.shutdown.load(Ordering::Acquire) && self.shutdown_deadline.is_none() {
-                self.begin_shutdown(now);
+            let stopping = self.shared.shutdown.load(Ordering::Acquire);
+            if stopping && self.drain_until.is_none() && self.shutdown_deadline.is_none() {
+                self.stop_accepting(now);
+                self.drain_until = Some(now + self.timeouts.drain);
+            }
+            if let Some(until) = self.drain_until {
+                if self.shutdown_deadline.is_none() && (now >= until || self.conns.is_empty()) {
+                    self.begin_shutdown(now);
+                }
             }
             self.flush_dirty(now);
             if let Some(deadline) = self.shutdown_deadline {
@@ -164,7 +175,10 @@ impl EventLoop {
 
     fn next_timeout(&self, now: Ms) -> Option<Duration> {
         let mut next = self.timers.peek().map(|Reverse((t, _, _))| *t);
-        for t in [self.accept_resume, self.shutdown_deadline]
+        let draining = self
+            .drain_until
+            .filter(|_| self.shutdown_deadline.is_none());
+        for t in [self.accept_resume, self.shutdown_deadline, draining]
             .into_iter()
             .flatten()
         {

@@ -121,13 +121,31 @@ impl EventLoop {
 
     // ---- Shutdown and teardown ----------------------------------------------------------
 
+    /// SIGTERM: accepts what is already queued on the listeners (a listening socket that
+    /// closes resets the connections still in its queue), then deletes and drops them, so the
+    /// port's other servers (`--reuse-port`) get everything new.
+    pub(super) fn stop_accepting(&mut self, now: Ms) {
+        self.accepting = true;
+        for key in Listeners::KEYS {
+            self.accept(key, now);
+        }
+        self.listeners.deregister(&self.poller);
+        self.listeners = Listeners::none();
+        self.accepting = false;
+        info!(
+            loop_id = self.id,
+            connections = self.conns.len(),
+            drain_ms = self.timeouts.drain,
+            "stopped accepting; draining"
+        );
+    }
+
     pub(super) fn begin_shutdown(&mut self, now: Ms) {
         info!(
             loop_id = self.id,
             connections = self.conns.len(),
             "shutting down"
         );
-        self.listeners.deregister(&self.poller);
         self.accepting = false;
         self.shutdown_deadline = Some(now + self.timeouts.shutdown);
         let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
