@@ -72,13 +72,25 @@ pub struct Server {
 
 impl Server {
     /// Starts `wslens serve --port <free> <args>` and waits until it answers `/healthz`.
+    /// A port taken by another process between [`free_port`] and the server's bind (tests
+    /// run side by side) makes the server exit at once: then it starts again on another.
     pub fn start(args: &[&str]) -> Server {
-        Server::start_on(free_port(), args)
+        for _ in 0..3 {
+            if let Some(server) = Server::try_start_on(free_port(), args) {
+                return server;
+            }
+        }
+        panic!("wslens serve exited at start three times (see its stderr above)");
     }
 
     /// [`Server::start`] on a given port (a second server beside one already there, with
     /// `--reuse-port`): ready once the port answers `/healthz`, whichever server answers.
     pub fn start_on(port: u16, args: &[&str]) -> Server {
+        Server::try_start_on(port, args).expect("wslens serve exited at start")
+    }
+
+    /// `None` if the server exits before it answers (its port was taken, say).
+    fn try_start_on(port: u16, args: &[&str]) -> Option<Server> {
         let mut cmd = Command::new(binary());
         cmd.arg("serve").arg("--port").arg(port.to_string());
         if !args.contains(&"--www") {
@@ -89,15 +101,20 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         let child = cmd.spawn().expect("spawn wslens");
-        let server = Server { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut server = Server { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok((200, _, _)) = server.try_get("/healthz") {
-                return server;
+            let up = matches!(server.try_get("/healthz"), Ok((200, _, _)));
+            // (A 200 from another server holding the port does not count: ours has exited.)
+            if let Ok(Some(_)) = server.child.try_wait() {
+                return None;
+            }
+            if up {
+                return Some(server);
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("wslens serve did not come up on port {port}");
+        panic!("wslens serve did not come up on port {port} in 30 s");
     }
 
     /// The child's process id.
