@@ -14,6 +14,7 @@ mkdirSync(shots, { recursive: true });
 
 let server, browser, page;
 const consoleErrors = [];
+const wasmResponses = [];
 before(async () => {
   server = await startServer(['--threads', '1']);
   browser = await chromium.launch({
@@ -24,6 +25,7 @@ before(async () => {
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  page.on('response', (r) => { if (r.url().endsWith('.wasm')) wasmResponses.push(r); });
   await page.goto(`${server.http}/`);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 10000 });
 });
@@ -200,6 +202,16 @@ test('permessage-deflate: the checkbox reads RSV1 as compressed and shows the me
   await inspect('c2 01 ff', 'client');
   assert.match(await page.textContent('#verdict'), /compressed payload is not valid DEFLATE data \(RFC 7692 §7\.2\.2\)\. A server closes with 1007/);
   await page.uncheck('#deflate');
+});
+
+test('the wasm module comes gzip-encoded, precompressed at build time', async () => {
+  assert.equal(wasmResponses.length, 1);
+  const headers = await wasmResponses[0].allHeaders();
+  assert.equal(headers['content-encoding'], 'gzip');
+  assert.equal(headers['content-type'], 'application/wasm');
+  assert.match(headers.vary, /Accept-Encoding/);
+  // What went over the wire is smaller than the module it inflates to.
+  assert.ok(Number(headers['content-length']) < (await wasmResponses[0].body()).length);
 });
 
 test('no console errors', () => {

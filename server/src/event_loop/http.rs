@@ -88,7 +88,10 @@ impl EventLoop {
                 "this is a WebSocket endpoint: send an Upgrade: websocket request",
             ),
             ("GET" | "HEAD", _) => match &self.shared.config.www {
-                Some(root) => crate::http::static_file(root, path, head_only).1,
+                Some(root) => {
+                    let encodings = head.header("accept-encoding");
+                    crate::http::static_file_for(root, path, head_only, encodings).1
+                }
                 None => crate::http::text(404, "not found\n", head_only),
             },
             _ => reject_response(405, "only GET and HEAD are served"),
