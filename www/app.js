@@ -233,6 +233,31 @@ $('step-fwd').addEventListener('click', () => { state.stepAt++; renderStep(); })
 $('step-fwd-n').addEventListener('click', () => { state.stepAt += Math.max(1, Number($('step-n').value) || 1); renderStep(); });
 $('step-all').addEventListener('click', () => { state.stepAt = state.bytes.length; renderStep(); });
 
+// ---- Error gallery ----------------------------------------------------------------------
+// Malformed input worth seeing once: each item only fills the inspector, which runs the real
+// parser; the offending byte, the rule broken and the close code are what it reports.
+const gallery = [
+  ['unmasked client frame', 'server', '81 05 48 65 6c 6c 6f'],
+  ['masked server frame', 'client', '81 85 37 fa 21 3d 7f 9f 4d 51 58'],
+  ['reserved opcode 0x3', 'server', '83 80 00 00 00 00'],
+  ['RSV1 without an extension', 'server', 'c1 80 00 00 00 00'],
+  ['fragmented ping (FIN = 0)', 'server', '09 80 00 00 00 00'],
+  ['ping of 126 bytes', 'server', '89 fe 00 7e 00 00 00 00'],
+  ['64-bit length with the top bit set', 'client', '82 7f 80 00 00 00 00 00 00 00'],
+  ['continuation with nothing to continue', 'server', '80 80 00 00 00 00'],
+  ['new message inside a fragmented one', 'server', '01 80 00 00 00 00 01 80 00 00 00 00'],
+  ['invalid UTF-8 in a text fragment', 'server', '01 83 00 00 00 00 e2 82 28'],
+  ['close code 1005 on the wire', 'server', '88 82 00 00 00 00 03 ed'],
+  ['close frame of 1 byte', 'server', '88 81 00 00 00 00 03'],
+  ['invalid UTF-8 in a close reason', 'server', '88 84 00 00 00 00 03 e8 ff fe'],
+];
+for (const [label, role, hex] of gallery) {
+  $('gallery').append(el('button', { 'data-hex': hex, onclick: () => {
+    $('input').value = hex; $('format').value = 'hex'; $('role').value = role; $('deflate').checked = false;
+    inspect();
+  } }, label));
+}
+
 // ---- Builder ----------------------------------------------------------------------------
 let built = new Uint8Array();
 function build() {

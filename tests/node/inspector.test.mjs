@@ -138,6 +138,31 @@ test('a malformed frame shows the error, its byte and the close code', async () 
   assert.match(await page.textContent('#verdict'), /client frame is not masked .*1002/);
 });
 
+test('the error gallery: each item shows its offending byte, rule and close code', async () => {
+  await page.click('#tab-inspect');
+  await page.click('#gallery-box summary');
+  const expected = [
+    [1, 'client frame is not masked', 1002], [1, 'server frame is masked', 1002],
+    [0, 'reserved opcode', 1002], [0, 'reserved bit set without a negotiated extension', 1002],
+    [0, 'control frame with FIN = 0', 1002], [1, 'control frame payload longer than 125 bytes', 1002],
+    [2, '64-bit payload length has its most significant bit set', 1002],
+    [0, 'continuation frame without a message to continue', 1002],
+    [6, 'new data frame while a fragmented message is in progress', 1002],
+    [8, 'invalid UTF-8 in text', 1007], [6, 'close code not allowed on the wire', 1002],
+    [6, 'close frame payload of exactly 1 byte', 1002], [8, 'invalid UTF-8 in text', 1007],
+  ];
+  const buttons = await page.$$('#gallery button');
+  assert.equal(buttons.length, expected.length);
+  for (const [i, [offset, rule, code]] of expected.entries()) {
+    await buttons[i].click();
+    const verdict = await page.textContent('#verdict');
+    assert.ok(verdict.includes(`Error at byte ${offset}: ${rule}`), `item ${i}: ${verdict}`);
+    assert.ok(verdict.includes(`A server closes with ${code}`), `item ${i}: ${verdict}`);
+    assert.equal(await page.$eval('#hexgrid .byte.err', (b) => b.dataset.offset), String(offset));
+  }
+  await page.screenshot({ path: path.join(shots, 'gallery.png'), fullPage: true });
+});
+
 test('the handshake view computes the accept key step by step', async () => {
   await page.click('#tab-handshake');
   await page.click('#hs-btn');
