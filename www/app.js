@@ -321,7 +321,7 @@ function inspectLink(label, hex, role, deflate = false) {
     selectTab($('tab-inspect'));
   } }, label);
 }
-function client({ path, protocols, stateEl, list, onMessage }) {
+function client({ path, protocols, stateEl, list, onMessage, onClose }) {
   let ws = null;
   return {
     connect() {
@@ -339,7 +339,11 @@ function client({ path, protocols, stateEl, list, onMessage }) {
       };
       ws.onmessage = (e) => onMessage(e.data);
       ws.onerror = () => log(list, 'sys', 'error');
-      ws.onclose = (e) => { stateEl.textContent = 'closed'; log(list, 'sys', `closed: code ${e.code}${e.reason ? ` "${e.reason}"` : ''}${e.wasClean ? '' : ' (not clean)'}`); };
+      ws.onclose = (e) => {
+        stateEl.textContent = 'closed';
+        log(list, 'sys', `closed: code ${e.code}${e.reason ? ` "${e.reason}"` : ''}${e.wasClean ? '' : ' (not clean)'}`);
+        onClose?.();
+      };
     },
     send(text) {
       if (!ws || ws.readyState !== WebSocket.OPEN) { log(list, 'sys', 'not connected'); return; }
@@ -352,24 +356,60 @@ function client({ path, protocols, stateEl, list, onMessage }) {
 const echoLog = $('echo-log');
 const echo = client({
   path: () => '/echo', protocols: ['wslens.wire'], stateEl: $('echo-state'), list: echoLog,
-  onMessage(data) {
-    if (typeof data === 'string' && data.startsWith('{"wire":')) {
+  onClose: () => echo.onCloseFetch(),
+  onMessage: (data) => tapRecord(data),
+});
+function tapRecord(data) {
+  {
+    if (typeof data === 'string' && data.startsWith('{"handshake":')) {
+      // The tap's first record: the browser's own request and the server's 101, as read and
+      // written; the Handshake view checks the accept key against the browser's real key.
+      const { handshake: hs } = JSON.parse(data);
+      echo.session = hs.session;
+      echo.seen = 1;
+      const text = (h) => new TextDecoder().decode(decodeInput(h, 'hex')).replace(/\r\n/g, '\n');
+      const request = inspectHandshake(decodeInput(hs.request, 'hex'));
+      const response = inspectHandshake(decodeInput(hs.response, 'hex'));
+      const accept = response.headers.find((h) => h.name.toLowerCase() === 'sec-websocket-accept')?.value;
+      const ok = request.accept && accept === request.accept.accept;
+      const open = (hex) => el('a', { class: 'inspect', tabindex: '0', role: 'button', onclick: () => {
+        $('hs-input').value = text(hex); handshake(); selectTab($('tab-handshake'));
+      } }, 'open in the Handshake view');
+      log(echoLog, 'handshake', `your browser's request (${request.startLine}, Sec-WebSocket-Key ${request.accept?.key ?? '?'}): `, open(hs.request));
+      log(echoLog, 'handshake', `the server's answer (${response.startLine}; Sec-WebSocket-Accept ${accept} ${ok ? '= SHA-1 of your key + GUID, base64: correct' : 'does not match'}): `, open(hs.response));
+    } else if (typeof data === 'string' && data.startsWith('{"wire":')) {
       const { wire } = JSON.parse(data);
+      echo.seen += 1;
       const spaced = (h) => h.match(/../g)?.join(' ') ?? '';
       const { deflate, history } = echo;
       history.in += wire.in; history.out += wire.out;
       // Whether the newest message went compressed: the inspector reads the stream so far.
       const compressed = (hex, role) => deflate && inspectFrames(decodeInput(hex, 'hex'), role, true).messages.at(-1)?.compressed;
-      log(echoLog, 'wire', `your browser sent (masked${compressed(history.in, 'server') ? ', compressed' : ''}): `,
+      if (wire.in) log(echoLog, 'wire', `your browser sent (masked${compressed(history.in, 'server') ? ', compressed' : ''}): `,
         inspectLink(spaced(wire.in), spaced(deflate ? history.in : wire.in), 'server', deflate));
-      log(echoLog, 'wire', `the server wrote${compressed(history.out, 'client') ? ' (compressed)' : ''}: `,
+      if (wire.out) log(echoLog, 'wire', `the server wrote${compressed(history.out, 'client') ? ' (compressed)' : ''}: `,
         inspectLink(spaced(wire.out), spaced(deflate ? history.out : wire.out), 'client', deflate));
     } else {
       log(echoLog, 'in', `← ${typeof data === 'string' ? data : `[${data.byteLength} bytes]`}`);
     }
-  },
-});
+  }
+}
+// After the close no more records can come over the socket: the server kept the whole session
+// (GET /wire/<session>), so the closing handshake's frames are fetched from there.
+echo.onCloseFetch = async () => {
+  const { session, seen } = echo;
+  if (!session) return;
+  echo.session = null;
+  const transcript = await (await fetch(`/wire/${session}`)).json();
+  const fresh = transcript.records.slice(Math.max(0, seen - transcript.dropped));
+  for (const record of fresh) if (record.wire) tapRecord(JSON.stringify(record));
+  log(echoLog, 'sys', `the server's transcript of this session: ${transcript.records.length} records (/wire/${session})`);
+};
 $('echo-connect').addEventListener('click', () => echo.connect());
+for (const [id, command] of [['tap-ping', () => '/ping hello'], ['tap-fragments', () => `/fragments ${$('tap-frames').value}`],
+  ['tap-deflate', () => '/deflate'], ['tap-close', () => `/close ${$('tap-code').value} closed by the server`]]) {
+  $(id).addEventListener('click', () => echo.send(command()));
+}
 $('echo-close').addEventListener('click', () => echo.close());
 $('echo-form').addEventListener('submit', (e) => { e.preventDefault(); echo.send($('echo-text').value); });
 const chatLog = $('chat-log');

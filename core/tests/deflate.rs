@@ -607,3 +607,48 @@ fn idle_and_recycle_with_deflate() {
     s.send_text("Hello").unwrap();
     assert_eq!(s.take_output(), HELLO);
 }
+
+/// RFC 7692 §6: compression is per message. `send_uncompressed` clears RSV1 on a deflate
+/// connection (RFC 6455 §5.7's "Hello" exactly), the receiver reads it as plain text, and the
+/// compressed messages around it keep their shared window (§7.2.3.2).
+#[test]
+fn rfc7692_6_uncompressed_message_between_compressed_ones() {
+    let mut s = server(DeflateParams::default());
+    s.send_text("Hello").unwrap();
+    s.send_uncompressed(OpCode::Text, b"Hello").unwrap();
+    s.send_text("Hello").unwrap();
+    let wire = s.take_output();
+    assert_eq!(&wire[..9], HELLO);
+    assert_eq!(&wire[9..16], [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    assert_eq!(&wire[16..], [0xc1, 0x05, 0xf2, 0x00, 0x11, 0x00, 0x00]);
+    let mut c = client(DeflateParams::default());
+    assert_eq!(
+        events(&mut c, &wire).unwrap(),
+        [text("Hello"), text("Hello"), text("Hello")]
+    );
+}
+
+#[test]
+fn send_uncompressed_refuses_what_send_refuses() {
+    let mut s = server(DeflateParams::default());
+    assert!(matches!(
+        s.send_uncompressed(OpCode::Ping, b"x"),
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        s.send_uncompressed(OpCode::Text, &[0xff]),
+        Err(Error::InvalidInput(_))
+    ));
+    s.send_frame(OpCode::Text, b"a", false).unwrap();
+    assert!(matches!(
+        s.send_uncompressed(OpCode::Text, b"b"),
+        Err(Error::InvalidState(_))
+    ));
+    s.send_frame(OpCode::Continuation, b"c", true).unwrap();
+    s.close(CloseCode::NORMAL, "").unwrap();
+    assert!(matches!(
+        s.send_uncompressed(OpCode::Binary, b"d"),
+        Err(Error::SendAfterClose)
+    ));
+    assert_eq!(s.state(), State::Closing);
+}

@@ -82,7 +82,7 @@ impl Handler for Rooms {
 
 /// A JSON string literal for `s` (the room notices are the library's only JSON; the CLI
 /// writes its JSON with `serde_json`).
-fn json_string(s: &str) -> String {
+pub(crate) fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -70,6 +70,9 @@ pub struct ServerConfig {
     /// every offer. Default: [`ServerConfig::default_deflate`]. Broadcast frames are encoded
     /// once and shared, so they go out uncompressed (RSV1 is per message: always legal).
     pub deflate: Option<wslens::deflate::DeflateConfig>,
+    /// Bounds of the wire tap's transcripts (see [`crate::tap`]): 256 KiB and 10 minutes per
+    /// session, 64 sessions.
+    pub tap_transcripts: crate::tap::TranscriptLimits,
 }
 
 /// Where and with what the TLS listener serves.
@@ -114,6 +117,7 @@ impl Default for ServerConfig {
             max_messages_per_second: 0,
             drop_over_rate: false,
             deflate: Some(Self::default_deflate()),
+            tap_transcripts: crate::tap::TranscriptLimits::default(),
         }
     }
 }

@@ -36,6 +36,7 @@ mod hub;
 pub mod limits;
 mod listen;
 pub mod metrics;
+pub mod tap;
 pub mod tls;
 pub mod transport;
 
@@ -59,7 +60,7 @@ use tracing::info;
 use transport::{Listeners, TlsAcceptor};
 
 /// The subprotocol with which an `/echo` client asks for the wire tap.
-pub const WIRE_PROTOCOL: &str = "wslens.wire";
+pub use tap::WIRE_PROTOCOL;
 
 struct Route {
     path: Arc<str>,
@@ -85,6 +86,8 @@ pub(crate) struct Shared {
     pub(crate) ip_limits: limits::IpLimits,
     pub(crate) shutdown: AtomicBool,
     pub(crate) next_id: AtomicU64,
+    /// The wire tap's transcripts (`GET /wire/<session>`).
+    pub(crate) transcripts: tap::Transcripts,
 }
 
 impl Shared {
@@ -203,7 +206,9 @@ impl ServerBuilder {
             })
         });
         let ip_limits = self.config.ip_limits;
+        let transcripts = tap::Transcripts::new(self.config.tap_transcripts);
         let shared = Arc::new(Shared {
+            transcripts,
             authorizer,
             config: self.config,
             routes: self.routes,

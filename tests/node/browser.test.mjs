@@ -74,6 +74,9 @@ test('Chromium: permessage-deflate negotiated, compressed both ways (seen by the
     const ws = new WebSocket(url, ['wslens.wire']);
     await new Promise((ok, fail) => { ws.onopen = ok; ws.onerror = fail; });
     const next = () => new Promise((ok) => { ws.onmessage = (e) => ok(e.data); });
+    // The tap's first record is the handshake.
+    const handshake = JSON.parse(await next()).handshake;
+    if (!handshake.session) throw new Error('no handshake record');
     const message = 'compressible '.repeat(1000);
     ws.send(message);
     const echo = await next();

@@ -211,6 +211,39 @@ test('live: echo shows the masked bytes the browser sent, clickable into the ins
   assert.match(await page.textContent('#echo-log'), /closed: code 1000/);
 });
 
+test('live: the browser\'s real handshake, a server ping and its pong, a fragmented message, and both close frames from the transcript', async () => {
+  await page.click('#tab-live');
+  await page.click('#echo-connect');
+  await page.waitForFunction(() => document.getElementById('echo-state').textContent === 'open');
+  // The accept key the server wrote is checked against the one computed from the browser's own key.
+  await page.waitForFunction(() => /Sec-WebSocket-Accept \S+ = SHA-1 of your key \+ GUID, base64: correct/.test(document.getElementById('echo-log').textContent));
+  assert.match(await page.textContent('#echo-log'), /GET \/echo HTTP\/1\.1, Sec-WebSocket-Key [A-Za-z0-9+/]{22}==/);
+  const links = () => page.$$eval('#echo-log li.wire a.inspect', (as) => as.map((a) => a.textContent));
+  await page.click('#tap-ping');
+  // The server's ping ("hello"), then the browser's automatic pong, masked (RFC 6455 §5.5.3).
+  await page.waitForFunction(() => [...document.querySelectorAll('#echo-log li.wire a.inspect')].some((a) => a.textContent.startsWith('8a 85')));
+  assert.ok((await links()).some((t) => t.startsWith('89 05 68 65 6c 6c 6f')));
+  await page.fill('#tap-frames', '4');
+  await page.click('#tap-fragments');
+  await page.waitForFunction(() => /← This message was sent in fragments/.test(document.getElementById('echo-log').textContent));
+  // The server's bytes start with a Text frame with FIN clear (RSV1 too: each piece is
+  // compressed, RFC 7692 §6.1), and hold four data frames and the ping.
+  const fragmented = (await links()).filter((t) => /^(01|41) /.test(t)).at(-1);
+  assert.ok(fragmented, 'a Text frame with FIN clear');
+  const frames = await page.evaluate((hex) => globalThis.wslens.inspectFrames(globalThis.wslens.decodeInput(hex, 'hex'), 'client', true).frames.map((f) => f.header.opcode), fragmented);
+  assert.deepEqual(frames, [1, 9, 0, 0, 0]);
+  await page.fill('#tap-code', '4000');
+  await page.click('#tap-close');
+  await page.waitForFunction(() => document.getElementById('echo-state').textContent === 'closed');
+  await page.waitForFunction(() => /transcript of this session/.test(document.getElementById('echo-log').textContent));
+  const all = await links();
+  // The server's close frame (4000 = 0f a0) and the browser's masked reply, from GET /wire/<session>.
+  assert.ok(all.some((t) => /^88 [0-9a-f]{2} 0f a0/.test(t)), all.join('\n'));
+  assert.ok(all.some((t) => /^88 8[0-9a-f]/.test(t)), all.join('\n'));
+  assert.match(await page.textContent('#echo-log'), /closed: code 4000/);
+  await page.screenshot({ path: path.join(shots, 'live-tap.png'), fullPage: true });
+});
+
 test('permessage-deflate: the checkbox reads RSV1 as compressed and shows the message inflated', async () => {
   // RFC 7692 §7.2.3.1 and §7.2.3.2: "Hello", then "Hello" again through the shared window.
   await inspect('c1 07 f2 48 cd c9 c9 07 00 c1 05 f2 00 11 00 00', 'client');

@@ -44,6 +44,11 @@ def test_wire_tap_shows_rsv1_both_ways(server):
     async def go():
         async with websockets.connect(server + "/echo", subprotocols=["wslens.wire"]) as ws:
             assert extension_names(ws) == ["permessage-deflate"]
+            # The tap's first record: the handshake exactly as the server read and wrote it.
+            handshake = json.loads(await ws.recv())["handshake"]
+            request = bytes.fromhex(handshake["request"]).decode()
+            assert "Sec-WebSocket-Extensions: permessage-deflate" in request
+            assert bytes.fromhex(handshake["response"]).startswith(b"HTTP/1.1 101 ")
             message = "compress me " * 100
             await ws.send(message)
             assert await ws.recv() == message

@@ -132,16 +132,20 @@ fn send_prints_the_echoes_and_closes_cleanly() {
     assert_eq!(text(&out.stdout), "line 1\nline 2\n");
     let out = run(&["send", "--binary", &url, "AB"], None);
     assert_eq!(text(&out.stdout), "41 42\n");
-    // With the wire tap each echo is followed by its record; two messages, two replies.
+    // With the wire tap the handshake record comes first, then each echo is followed by
+    // its record; `send` stops after as many replies as messages: three here.
     let out = run(
-        &["send", "--subprotocol", "wslens.wire", &url, "Hi", "x"],
+        &["send", "--subprotocol", "wslens.wire", &url, "Hi", "x", "y"],
         None,
     );
     let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
     assert!(
-        stdout.starts_with("Hi\n{\"wire\":{\"in\":\"8182"),
+        lines[0].starts_with("{\"handshake\":{\"session\":\""),
         "{stdout}"
     );
+    assert_eq!(lines[1], "Hi", "{stdout}");
+    assert!(lines[2].starts_with("{\"wire\":{\"in\":\"8182"), "{stdout}");
 }
 
 #[test]
@@ -387,14 +391,18 @@ fn deflate_send_bench_and_inspect() {
             &url,
             &long,
             "x",
+            "y",
         ],
         None,
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    let (echo, tap) = stdout.split_once('\n').unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("{\"handshake\":"), "{stdout}");
+    let (echo, tap) = (lines[1], lines[2]);
     assert_eq!(echo, long);
-    // Two messages, two replies: the echo of the first and its wire record. The client's
+    // Three messages, three replies: the handshake record, the echo of the first and its
+    // wire record. The client's
     // frame: FIN + RSV1 + text, masked; the server's: FIN + RSV1 + text.
     assert!(tap.starts_with("{\"wire\":{\"in\":\"c1"), "{tap}");
     assert!(tap.contains("\"out\":\"c1"), "{tap}");
@@ -440,6 +448,7 @@ fn deflate_send_bench_and_inspect() {
             &url,
             "x",
             "y",
+            "z",
         ],
         None,
     );

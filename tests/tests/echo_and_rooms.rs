@@ -145,39 +145,6 @@ fn broadcast_reaches_every_client_across_loops() {
     }
 }
 
-#[test]
-fn wire_tap_shows_the_masked_bytes_read_and_the_bytes_written() {
-    let server = Server::start(&["--threads", "1"]);
-    let (mut c, resp) =
-        wslens_e2e::Client::connect(server.port, "/echo", &["wslens.wire"]).unwrap();
-    assert_eq!(resp.protocol.as_deref(), Some("wslens.wire"));
-    // Send the RFC 6455 §5.7 masked "Hello" byte for byte.
-    use std::io::Write;
-    c.stream()
-        .write_all(&[
-            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
-        ])
-        .unwrap();
-    assert_eq!(c.recv().unwrap(), OwnedEvent::Text("Hello".into()));
-    assert_eq!(
-        c.recv().unwrap(),
-        OwnedEvent::Text(
-            r#"{"wire":{"in":"818537fa213d7f9f4d5158","out":"810548656c6c6f"}}"#.into()
-        )
-    );
-    // A fragmented message: both frames are in the record.
-    c.stream()
-        .write_all(&[0x01, 0x81, 0, 0, 0, 0, b'a', 0x80, 0x81, 0, 0, 0, 0, b'b'])
-        .unwrap();
-    assert_eq!(c.recv().unwrap(), OwnedEvent::Text("ab".into()));
-    assert_eq!(
-        c.recv().unwrap(),
-        OwnedEvent::Text(
-            r#"{"wire":{"in":"0181000000006180810000000062","out":"81026162"}}"#.into()
-        )
-    );
-}
-
 /// Large echoes leave straight from the read buffer (`writev` of header and payload) when
 /// nothing is queued ahead of them, and queue behind anything that is. A client that writes
 /// messages of many sizes around the threshold without reading for a while makes the

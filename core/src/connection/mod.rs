@@ -418,6 +418,11 @@ impl<T: Tracer> Connection<T> {
         self.out.send(opcode, payload)
     }
 
+    /// See [`Sender::send_uncompressed`].
+    pub fn send_uncompressed(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        self.out.send_uncompressed(opcode, payload)
+    }
+
     /// See [`Sender::send_frame`].
     pub fn send_frame(&mut self, opcode: OpCode, payload: &[u8], fin: bool) -> Result<(), Error> {
         self.out.send_frame(opcode, payload, fin)

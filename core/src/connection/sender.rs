@@ -90,6 +90,18 @@ impl Sender {
         Ok(())
     }
 
+    /// Sends a message with RSV1 clear, uncompressed even when permessage-deflate is in use
+    /// (RFC 7692 §6: compression is per message, and "an endpoint MAY send" one uncompressed),
+    /// fragmented per [`Config::fragment_size`]. Without the extension it is [`Sender::send`].
+    pub fn send_uncompressed(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), Error> {
+        self.check_can_start_message(opcode)?;
+        if opcode == OpCode::Text && core::str::from_utf8(payload).is_err() {
+            return Err(Error::InvalidInput("text must be valid UTF-8"));
+        }
+        self.write_message(opcode, 0, payload, self.fragment_size);
+        Ok(())
+    }
+
     /// Sends a message in one frame (§5.2) without copying the payload into the output when
     /// it can go straight to the transport: `write` is handed the frame header and the payload
     /// (for one vectored write, say) and returns how many of their bytes it wrote; whatever

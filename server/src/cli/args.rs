@@ -333,6 +333,15 @@ pub(crate) struct ServeArgs {
     /// offer it.
     #[arg(long)]
     pub(crate) no_deflate: bool,
+    /// The wire tap: record bytes kept per session for `GET /wire/<session>` (oldest dropped).
+    #[arg(long, default_value_t = 256 << 10)]
+    pub(crate) tap_transcript_bytes: usize,
+    /// The wire tap: how long a session's transcript is kept after it opened.
+    #[arg(long, value_parser = duration, default_value = "10m")]
+    pub(crate) tap_transcript_ttl: Duration,
+    /// The wire tap: transcripts kept at once (the oldest go first).
+    #[arg(long, default_value_t = 64)]
+    pub(crate) tap_sessions: usize,
     /// Largest LZ77 window, as log2 bytes (8-15), for the server's compressor and, when the
     /// client lets the server choose, the client's: smaller saves memory, compresses less.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u8).range(8..=15))]

@@ -84,6 +84,11 @@ impl ServeArgs {
                 level: self.deflate_level,
                 mem_level: self.deflate_mem_level,
             }),
+            tap_transcripts: crate::tap::TranscriptLimits {
+                bytes: self.tap_transcript_bytes,
+                ttl: self.tap_transcript_ttl,
+                sessions: self.tap_sessions,
+            },
             ..defaults
         };
         Ok((config, dev_cert))

@@ -227,6 +227,9 @@ impl EventLoop {
                 .release(conn.info.peer.ip(), self.now());
         }
         if let Phase::Ws(ws) = &mut conn.phase {
+            if let Some(tap) = &ws.wire {
+                self.shared.transcripts.close(&tap.session);
+            }
             Metrics::dec(&metrics.open_websockets);
             metrics.closed(code.0);
             let member = Member {

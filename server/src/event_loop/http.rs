@@ -57,7 +57,7 @@ impl EventLoop {
         let route = self.shared.route(path);
         if head.is_upgrade() {
             match route {
-                Some(route) => self.upgrade(key, head, rest, route, now),
+                Some(route) => self.upgrade(key, (head, bytes), rest, route, now),
                 None => {
                     Metrics::inc(&self.shared.metrics.handshakes_failed);
                     self.respond(
@@ -83,6 +83,17 @@ impl EventLoop {
                 head_only,
             ),
             ("GET" | "HEAD", "/healthz") => crate::http::text(200, "ok\n", head_only),
+            ("GET" | "HEAD", p) if p.starts_with("/wire/") => {
+                let session = &p["/wire/".len()..];
+                match self.shared.transcripts.render(session, Instant::now()) {
+                    Some(json) => {
+                        crate::http::response(200, "application/json", json.as_bytes(), head_only)
+                    }
+                    None => {
+                        crate::http::text(404, "no such wire session (or it expired)\n", head_only)
+                    }
+                }
+            }
             ("GET" | "HEAD", _) if route.is_some() => reject_response(
                 426,
                 "this is a WebSocket endpoint: send an Upgrade: websocket request",
@@ -104,7 +115,7 @@ impl EventLoop {
     pub(super) fn upgrade(
         &mut self,
         key: usize,
-        head: handshake::Head<'_>,
+        (head, head_bytes): (handshake::Head<'_>, &[u8]),
         rest: &mut [u8],
         route: RouteMatch,
         now: Ms,
@@ -152,7 +163,21 @@ impl EventLoop {
         conn.info.path = path;
         conn.info.param = param;
         conn.info.protocol = protocol;
-        let wire = (protocol == Some(crate::WIRE_PROTOCOL)).then(Box::default);
+        // The wire tap starts with the handshake as read and written (the 101 is all the
+        // protocol has queued so far).
+        let wire = (protocol == Some(crate::WIRE_PROTOCOL)).then(|| {
+            let session = crate::tap::new_session_id();
+            let record = crate::tap::handshake_record(&session, head_bytes, ws.pending_output());
+            let transcripts = &self.shared.transcripts;
+            transcripts.open(&session, Instant::now());
+            transcripts.push(&session, &record);
+            let _ = ws.send_text(&record);
+            Box::new(WireTap {
+                read: Vec::new(),
+                session: session.into(),
+                opened: now,
+            })
+        });
         // The 101 response stays in the protocol's output, ahead of anything `on_open` sends.
         let mut state = Ws {
             proto: Some(Box::new(ws)),

@@ -110,7 +110,13 @@ impl EventLoop {
         let Phase::Ws(ws) = &mut conn.phase else {
             return;
         };
-        let _ = self.spares.proto(ws).close(code, reason);
+        let proto = self.spares.proto(ws);
+        let before = proto.pending_output().len();
+        let _ = proto.close(code, reason);
+        if let (Some(tap), Some(proto)) = (ws.wire.as_mut(), ws.proto.as_mut()) {
+            // The tap's transcript gets the server's close frame (the socket no longer can).
+            tap.record(proto, before, &self.shared.transcripts, now);
+        }
         conn.closing_since = Since(now);
         if !conn.dirty {
             conn.dirty = true;

@@ -2,33 +2,46 @@
 
 use super::*;
 
-/// The `wslens.wire` tap: after each message's reply, one text message
-/// `{"wire":{"in":"<hex>","out":"<hex>"}}` with the exact bytes the server read for the
-/// message (all its frames, still masked, and any control frames between them) and the bytes
-/// it wrote in reply.
-#[derive(Default)]
+/// The `wslens.wire` tap of one connection (records and commands: see [`crate::tap`]).
 pub(super) struct WireTap {
+    /// Bytes read since the last record, as they arrived (still masked).
     pub(super) read: Vec<u8>,
+    /// The transcript's id.
+    pub(super) session: Box<str>,
+    /// When the handshake was answered.
+    pub(super) opened: Ms,
 }
 
 impl WireTap {
-    pub(super) fn record(&mut self, written: &[u8]) -> String {
-        let mut json = String::with_capacity(24 + 2 * (self.read.len() + written.len()));
-        json.push_str(r#"{"wire":{"in":""#);
-        hex_into(&mut json, &self.read);
-        json.push_str(r#"","out":""#);
-        hex_into(&mut json, written);
-        json.push_str(r#""}}"#);
+    /// The record of what was read since the last one and what was written in reply: kept in
+    /// the transcript, and sent to the client while it may still be sent data.
+    pub(super) fn record(
+        &mut self,
+        proto: &mut Connection,
+        written_from: usize,
+        transcripts: &crate::tap::Transcripts,
+        now: Ms,
+    ) {
+        let written = proto.pending_output().get(written_from..).unwrap_or(&[]);
+        let record = crate::tap::wire_record(&self.read, written, now.saturating_sub(self.opened));
         self.read.clear();
-        json
+        transcripts.push(&self.session, &record);
+        if proto.state() == State::Open {
+            let _ = proto.send_text(&record);
+        }
     }
 }
 
-pub(super) fn hex_into(out: &mut String, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 15)] as char);
+/// A tap command (`/ping`, `/fragments`, `/deflate`, `/close`), carried out; one with bad
+/// arguments gets `{"error":"…"}` back.
+fn run_tap_command(parsed: Result<crate::tap::Command<'_>, String>, sender: &mut wslens::Sender) {
+    let result = match parsed {
+        Ok(command) => command.run(sender).map_err(|e| e.to_string()),
+        Err(message) => Err(message),
+    };
+    if let Err(message) = result {
+        let json = format!(r#"{{"error":{}}}"#, crate::apps::json_string(&message));
+        let _ = sender.send_text(&json);
     }
 }
 
@@ -73,7 +86,15 @@ impl EventLoop {
             // Only for the first message of this input (later ones queue and leave together)
             // and never under the wire tap, which records what the protocol queued.
             let direct = direct.filter(|_| pos == 0 && wire.is_none());
+            let tapping = wire.is_some();
             let result = proto.read_with(&mut input[pos..], |event, sender| {
+                if let (true, WsEvent::Text(text)) = (tapping, &event) {
+                    if let Some(command) = crate::tap::Command::parse(text) {
+                        Metrics::inc(&metrics.messages_in);
+                        run_tap_command(command, sender);
+                        return Dispatched::Message;
+                    }
+                }
                 let mut ctx = Ctx::new(sender, info, &mut actions);
                 ctx.direct = direct;
                 let rate = (&mut *rate, last_message, now, max_rate);
@@ -85,17 +106,15 @@ impl EventLoop {
                         tap.read.extend_from_slice(&raw[..used]);
                     }
                     pos += used;
+                    if outcome.is_some() && !matches!(outcome, Some(Dispatched::OverRate)) {
+                        // Every event read (a message, a control frame, a command) is a record.
+                        if let Some(tap) = wire.as_mut() {
+                            tap.record(proto, out_before, &self.shared.transcripts, now);
+                        }
+                    }
                     match outcome {
                         None => break,
-                        Some(Dispatched::Message) => {
-                            conn.last_message = now;
-                            if let Some(tap) = wire.as_mut() {
-                                let written =
-                                    proto.pending_output().get(out_before..).unwrap_or(&[]);
-                                let record = tap.record(written);
-                                let _ = proto.send_text(&record);
-                            }
-                        }
+                        Some(Dispatched::Message) => conn.last_message = now,
                         Some(Dispatched::Close(code)) => closed_by_peer = Some(code),
                         Some(Dispatched::OverRate) if !drop_over_rate => {
                             // Nothing more reaches the handler; the peer's close is read.
