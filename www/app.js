@@ -354,6 +354,47 @@ function client({ path, protocols, stateEl, list, onMessage, onClose }) {
   };
 }
 const echoLog = $('echo-log');
+// ---- The ladder: each frame the tap reports, read by the core's inspector from the stream so
+// far in that direction (with permessage-deflate a message may refer back into earlier ones).
+const ladder = $('ladder');
+const lanes = { in: { hex: '', count: 0 }, out: { hex: '', count: 0 } };
+function resetLadder() {
+  ladder.replaceChildren();
+  for (const lane of Object.values(lanes)) { lane.hex = ''; lane.count = 0; }
+}
+function rung(toServer, t, label, onclick, control = false) {
+  ladder.append(el('li', { class: `rung ${toServer ? 'to-server' : 'to-client'}${control ? ' control' : ''}` },
+    el('span', { class: 't mono' }, `+${t} ms`),
+    el('a', { class: 'arrow mono', tabindex: '0', role: 'button', onclick,
+      onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); onclick(); } } }, label)));
+  ladder.scrollTop = ladder.scrollHeight;
+}
+function openFrame(hex, role, index) {
+  $('input').value = hex.match(/../g)?.join(' ') ?? ''; $('format').value = 'hex'; $('role').value = role; $('deflate').checked = echo.deflate;
+  inspect();
+  if (!state.ins.error) { state.frame = index; renderInspector(); renderUnmask(); }
+  selectTab($('tab-inspect'));
+}
+function ladderFrames(dir, hex, t) {
+  const lane = lanes[dir];
+  lane.hex += hex;
+  const role = dir === 'in' ? 'server' : 'client';
+  const ins = inspectFrames(decodeInput(lane.hex, 'hex'), role, echo.deflate);
+  for (let i = lane.count; i < ins.frames.length; i++) {
+    const f = ins.frames[i];
+    const h = f.header;
+    if (!h || !f.complete) break;
+    const msg = ins.messages.find((m) => m.frames.at(-1) === i);
+    const bits = [h.fin ? 'FIN' : 'FIN=0', h.rsv & 4 ? 'RSV1 (compressed)' : '', h.masked ? 'masked' : ''].filter(Boolean).join(', ');
+    let what = '';
+    if (msg?.closeCode !== undefined) what = ` · ${msg.closeCode ?? 'no code'}${msg.closeMeaning ? ` (${msg.closeMeaning})` : ''}`;
+    else if (msg?.text !== undefined) what = ` · "${msg.text.length > 40 ? `${msg.text.slice(0, 40)}…` : msg.text}"`;
+    if (msg && msg.frames.length > 1) what += ` · the last of ${msg.frames.length} frames`;
+    const end = lane.hex.slice(0, f.end * 2);
+    rung(dir === 'in', t, `${h.opcodeName} · ${bits} · ${h.payloadLength} B${what}`, () => openFrame(end, role, i), h.opcode >= 8);
+    lane.count = i + 1;
+  }
+}
 const echo = client({
   path: () => '/echo', protocols: ['wslens.wire'], stateEl: $('echo-state'), list: echoLog,
   onClose: () => echo.onCloseFetch(),
@@ -375,6 +416,10 @@ function tapRecord(data) {
       const open = (hex) => el('a', { class: 'inspect', tabindex: '0', role: 'button', onclick: () => {
         $('hs-input').value = text(hex); handshake(); selectTab($('tab-handshake'));
       } }, 'open in the Handshake view');
+      resetLadder();
+      const hsOpen = (hex) => () => { $('hs-input').value = text(hex); handshake(); selectTab($('tab-handshake')); };
+      rung(true, 0, `${request.startLine} · Sec-WebSocket-Key ${request.accept?.key ?? '?'}`, hsOpen(hs.request));
+      rung(false, 0, `${response.startLine} · Sec-WebSocket-Accept ${ok ? '✓ matches your key' : '✗ does not match'}`, hsOpen(hs.response));
       log(echoLog, 'handshake', `your browser's request (${request.startLine}, Sec-WebSocket-Key ${request.accept?.key ?? '?'}): `, open(hs.request));
       log(echoLog, 'handshake', `the server's answer (${response.startLine}; Sec-WebSocket-Accept ${accept} ${ok ? '= SHA-1 of your key + GUID, base64: correct' : 'does not match'}): `, open(hs.response));
     } else if (typeof data === 'string' && data.startsWith('{"wire":')) {
@@ -383,6 +428,8 @@ function tapRecord(data) {
       const spaced = (h) => h.match(/../g)?.join(' ') ?? '';
       const { deflate, history } = echo;
       history.in += wire.in; history.out += wire.out;
+      ladderFrames('in', wire.in, wire.t);
+      ladderFrames('out', wire.out, wire.t);
       // Whether the newest message went compressed: the inspector reads the stream so far.
       const compressed = (hex, role) => deflate && inspectFrames(decodeInput(hex, 'hex'), role, true).messages.at(-1)?.compressed;
       if (wire.in) log(echoLog, 'wire', `your browser sent (masked${compressed(history.in, 'server') ? ', compressed' : ''}): `,

@@ -241,6 +241,26 @@ test('live: the browser\'s real handshake, a server ping and its pong, a fragmen
   assert.ok(all.some((t) => /^88 [0-9a-f]{2} 0f a0/.test(t)), all.join('\n'));
   assert.ok(all.some((t) => /^88 8[0-9a-f]/.test(t)), all.join('\n'));
   assert.match(await page.textContent('#echo-log'), /closed: code 4000/);
+  // The ladder: the handshake first, then one arrow per frame in time order.
+  const rungs = await page.$$eval('#ladder li', (lis) => lis.map((li) => [li.className.includes('to-server') ? '>' : '<', li.querySelector('a').textContent]));
+  assert.match(rungs[0][1], /^GET \/echo HTTP\/1\.1 · Sec-WebSocket-Key /);
+  assert.equal(rungs[0][0], '>');
+  assert.match(rungs[1][1], /^HTTP\/1\.1 101 Switching Protocols · Sec-WebSocket-Accept ✓ matches your key/);
+  assert.equal(rungs[1][0], '<');
+  const at = (dir, re) => rungs.findIndex(([d, t]) => d === dir && re.test(t));
+  const ping = at('<', /^ping · FIN · 5 B/);
+  const pong = at('>', /^pong · FIN, masked · 5 B/);
+  assert.ok(ping > 1 && pong > ping, JSON.stringify(rungs));
+  assert.ok(at('<', /the last of 4 frames/) > pong, JSON.stringify(rungs));
+  const serverClose = at('<', /^connection close · .* · 4000/);
+  const browserClose = at('>', /^connection close · FIN, masked · \d+ B · 4000/);
+  assert.ok(serverClose > 0 && browserClose > serverClose, JSON.stringify(rungs));
+  assert.equal(serverClose, rungs.length - 2);
+  // An arrow opens its frame in the inspector.
+  await page.click(`#ladder li:nth-child(${ping + 1}) a`);
+  assert.match(await page.textContent('#messages'), /ping/);
+  await page.uncheck('#deflate');
+  await page.click('#tab-live');
   await page.screenshot({ path: path.join(shots, 'live-tap.png'), fullPage: true });
 });
 
