@@ -311,15 +311,22 @@ function log(list, cls, ...content) {
   list.append(el('li', { class: cls }, ...content));
   list.scrollTop = list.scrollHeight;
 }
-// With permessage-deflate, a message may refer back into earlier ones (context takeover,
-// RFC 7692 §7.2.3.2), so the link inspects the whole stream so far and selects its last frame.
-function inspectLink(label, hex, role, deflate = false) {
-  return el('a', { class: 'inspect', tabindex: '0', role: 'button', onclick: () => {
-    $('input').value = hex; $('format').value = 'hex'; $('role').value = role; $('deflate').checked = deflate;
-    inspect();
-    if (deflate && !state.ins.error) { state.frame = Math.max(0, state.ins.frames.length - 1); renderInspector(); renderUnmask(); }
-    selectTab($('tab-inspect'));
-  } }, label);
+const spaced = (hex) => hex.match(/../g)?.join(' ') ?? '';
+// Opens bytes in the inspector and selects frame `frame` (-1: the last). With
+// permessage-deflate a message may refer back into earlier ones (context takeover, RFC 7692
+// §7.2.3.2), so callers pass the whole stream up to the frame, not the frame alone.
+function openInInspector(hex, role, deflate, frame) {
+  $('input').value = spaced(hex); $('format').value = 'hex'; $('role').value = role; $('deflate').checked = deflate;
+  inspect();
+  if (frame !== undefined && !state.ins.error) {
+    state.frame = frame < 0 ? Math.max(0, state.ins.frames.length - 1) : frame;
+    renderInspector(); renderUnmask();
+  }
+  selectTab($('tab-inspect'));
+}
+function link(label, onclick) {
+  return el('a', { class: 'inspect', tabindex: '0', role: 'button', onclick,
+    onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); onclick(); } } }, label);
 }
 function client({ path, protocols, stateEl, list, onMessage, onClose }) {
   let ws = null;
@@ -331,7 +338,6 @@ function client({ path, protocols, stateEl, list, onMessage, onClose }) {
       ws.binaryType = 'arraybuffer';
       stateEl.textContent = 'connecting';
       this.deflate = false;
-      this.history = { in: '', out: '' };
       ws.onopen = () => {
         this.deflate = ws.extensions.includes('permessage-deflate');
         stateEl.textContent = 'open';
@@ -354,104 +360,98 @@ function client({ path, protocols, stateEl, list, onMessage, onClose }) {
   };
 }
 const echoLog = $('echo-log');
-// ---- The ladder: each frame the tap reports, read by the core's inspector from the stream so
-// far in that direction (with permessage-deflate a message may refer back into earlier ones).
+// ---- The wire tap: its records (see server/README.md) drawn as a ladder and a log -----------
+// Each direction's bytes so far, and how many of their frames are drawn: every record is read
+// by the core's inspector over the whole stream (a compressed message may refer back).
 const ladder = $('ladder');
 const lanes = { in: { hex: '', count: 0 }, out: { hex: '', count: 0 } };
-function resetLadder() {
-  ladder.replaceChildren();
-  for (const lane of Object.values(lanes)) { lane.hex = ''; lane.count = 0; }
-}
+const tap = { session: null, seen: 0 };
 function rung(toServer, t, label, onclick, control = false) {
   ladder.append(el('li', { class: `rung ${toServer ? 'to-server' : 'to-client'}${control ? ' control' : ''}` },
-    el('span', { class: 't mono' }, `+${t} ms`),
-    el('a', { class: 'arrow mono', tabindex: '0', role: 'button', onclick,
-      onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); onclick(); } } }, label)));
+    el('span', { class: 't mono' }, `+${t} ms`), link(label, onclick)));
   ladder.scrollTop = ladder.scrollHeight;
 }
-function openFrame(hex, role, index) {
-  $('input').value = hex.match(/../g)?.join(' ') ?? ''; $('format').value = 'hex'; $('role').value = role; $('deflate').checked = echo.deflate;
-  inspect();
-  if (!state.ins.error) { state.frame = index; renderInspector(); renderUnmask(); }
-  selectTab($('tab-inspect'));
-}
+// Draws the frames `hex` completes in direction `dir`; returns the inspection of the stream.
 function ladderFrames(dir, hex, t) {
   const lane = lanes[dir];
   lane.hex += hex;
   const role = dir === 'in' ? 'server' : 'client';
   const ins = inspectFrames(decodeInput(lane.hex, 'hex'), role, echo.deflate);
   for (let i = lane.count; i < ins.frames.length; i++) {
-    const f = ins.frames[i];
-    const h = f.header;
-    if (!h || !f.complete) break;
+    const { header: h, complete, end } = ins.frames[i];
+    if (!h || !complete) break;
     const msg = ins.messages.find((m) => m.frames.at(-1) === i);
     const bits = [h.fin ? 'FIN' : 'FIN=0', h.rsv & 4 ? 'RSV1 (compressed)' : '', h.masked ? 'masked' : ''].filter(Boolean).join(', ');
     let what = '';
     if (msg?.closeCode !== undefined) what = ` · ${msg.closeCode ?? 'no code'}${msg.closeMeaning ? ` (${msg.closeMeaning})` : ''}`;
     else if (msg?.text !== undefined) what = ` · "${msg.text.length > 40 ? `${msg.text.slice(0, 40)}…` : msg.text}"`;
     if (msg && msg.frames.length > 1) what += ` · the last of ${msg.frames.length} frames`;
-    const end = lane.hex.slice(0, f.end * 2);
-    rung(dir === 'in', t, `${h.opcodeName} · ${bits} · ${h.payloadLength} B${what}`, () => openFrame(end, role, i), h.opcode >= 8);
+    const upTo = lane.hex.slice(0, end * 2);
+    rung(dir === 'in', t, `${h.opcodeName} · ${bits} · ${h.payloadLength} B${what}`,
+      () => openInInspector(upTo, role, echo.deflate, i), h.opcode >= 8);
     lane.count = i + 1;
+  }
+  return ins;
+}
+const headText = (hex) => new TextDecoder().decode(decodeInput(hex, 'hex')).replace(/\r\n/g, '\n');
+const openHandshake = (hex) => () => { $('hs-input').value = headText(hex); handshake(); selectTab($('tab-handshake')); };
+// The tap's first record: the browser's own request and the server's 101, as read and
+// written; the accept key is checked against the browser's real key.
+function showHandshake(hs) {
+  Object.assign(tap, { session: hs.session, seen: 1 });
+  ladder.replaceChildren();
+  for (const lane of Object.values(lanes)) Object.assign(lane, { hex: '', count: 0 });
+  const request = inspectHandshake(decodeInput(hs.request, 'hex'));
+  const response = inspectHandshake(decodeInput(hs.response, 'hex'));
+  const accept = response.headers.find((h) => h.name.toLowerCase() === 'sec-websocket-accept')?.value;
+  const ok = request.accept && accept === request.accept.accept;
+  const key = request.accept?.key ?? '?';
+  rung(true, 0, `${request.startLine} · Sec-WebSocket-Key ${key}`, openHandshake(hs.request));
+  rung(false, 0, `${response.startLine} · Sec-WebSocket-Accept ${ok ? '✓ matches your key' : '✗ does not match'}`, openHandshake(hs.response));
+  log(echoLog, 'handshake', `your browser's request (${request.startLine}, Sec-WebSocket-Key ${key}): `, link('open in the Handshake view', openHandshake(hs.request)));
+  log(echoLog, 'handshake', `the server's answer (${response.startLine}; Sec-WebSocket-Accept ${accept}, ${ok ? 'which is base64(SHA-1(your key + GUID)): correct' : 'which does not match your key'}): `,
+    link('open in the Handshake view', openHandshake(hs.response)));
+}
+function showWire(wire) {
+  tap.seen += 1;
+  const { deflate } = echo;
+  const says = {
+    in: (compressed) => `your browser sent (masked${compressed ? ', compressed' : ''})`,
+    out: (compressed) => `the server wrote${compressed ? ' (compressed)' : ''}`,
+  };
+  for (const [dir, role] of [['in', 'server'], ['out', 'client']]) {
+    const hex = wire[dir];
+    if (!hex) continue;
+    const ins = ladderFrames(dir, hex, wire.t);
+    // Whether the newest message went compressed: read by the inspector from the stream so far.
+    const compressed = deflate && ins.messages.at(-1)?.compressed;
+    const stream = deflate ? lanes[dir].hex : hex;
+    log(echoLog, 'wire', `${says[dir](compressed)}: `, link(spaced(hex), () => openInInspector(stream, role, deflate, deflate ? -1 : undefined)));
   }
 }
 const echo = client({
   path: () => '/echo', protocols: ['wslens.wire'], stateEl: $('echo-state'), list: echoLog,
-  onClose: () => echo.onCloseFetch(),
-  onMessage: (data) => tapRecord(data),
+  onClose: () => fetchTranscript(),
+  onMessage(data) {
+    const record = typeof data === 'string' && /^\{"(handshake|wire)":/.test(data) ? JSON.parse(data) : null;
+    if (record?.handshake) showHandshake(record.handshake);
+    else if (record) showWire(record.wire);
+    else log(echoLog, 'in', `← ${typeof data === 'string' ? data : `[${data.byteLength} bytes]`}`);
+  },
 });
-function tapRecord(data) {
-  {
-    if (typeof data === 'string' && data.startsWith('{"handshake":')) {
-      // The tap's first record: the browser's own request and the server's 101, as read and
-      // written; the Handshake view checks the accept key against the browser's real key.
-      const { handshake: hs } = JSON.parse(data);
-      echo.session = hs.session;
-      echo.seen = 1;
-      const text = (h) => new TextDecoder().decode(decodeInput(h, 'hex')).replace(/\r\n/g, '\n');
-      const request = inspectHandshake(decodeInput(hs.request, 'hex'));
-      const response = inspectHandshake(decodeInput(hs.response, 'hex'));
-      const accept = response.headers.find((h) => h.name.toLowerCase() === 'sec-websocket-accept')?.value;
-      const ok = request.accept && accept === request.accept.accept;
-      const open = (hex) => el('a', { class: 'inspect', tabindex: '0', role: 'button', onclick: () => {
-        $('hs-input').value = text(hex); handshake(); selectTab($('tab-handshake'));
-      } }, 'open in the Handshake view');
-      resetLadder();
-      const hsOpen = (hex) => () => { $('hs-input').value = text(hex); handshake(); selectTab($('tab-handshake')); };
-      rung(true, 0, `${request.startLine} · Sec-WebSocket-Key ${request.accept?.key ?? '?'}`, hsOpen(hs.request));
-      rung(false, 0, `${response.startLine} · Sec-WebSocket-Accept ${ok ? '✓ matches your key' : '✗ does not match'}`, hsOpen(hs.response));
-      log(echoLog, 'handshake', `your browser's request (${request.startLine}, Sec-WebSocket-Key ${request.accept?.key ?? '?'}): `, open(hs.request));
-      log(echoLog, 'handshake', `the server's answer (${response.startLine}; Sec-WebSocket-Accept ${accept} ${ok ? '= SHA-1 of your key + GUID, base64: correct' : 'does not match'}): `, open(hs.response));
-    } else if (typeof data === 'string' && data.startsWith('{"wire":')) {
-      const { wire } = JSON.parse(data);
-      echo.seen += 1;
-      const spaced = (h) => h.match(/../g)?.join(' ') ?? '';
-      const { deflate, history } = echo;
-      history.in += wire.in; history.out += wire.out;
-      ladderFrames('in', wire.in, wire.t);
-      ladderFrames('out', wire.out, wire.t);
-      // Whether the newest message went compressed: the inspector reads the stream so far.
-      const compressed = (hex, role) => deflate && inspectFrames(decodeInput(hex, 'hex'), role, true).messages.at(-1)?.compressed;
-      if (wire.in) log(echoLog, 'wire', `your browser sent (masked${compressed(history.in, 'server') ? ', compressed' : ''}): `,
-        inspectLink(spaced(wire.in), spaced(deflate ? history.in : wire.in), 'server', deflate));
-      if (wire.out) log(echoLog, 'wire', `the server wrote${compressed(history.out, 'client') ? ' (compressed)' : ''}: `,
-        inspectLink(spaced(wire.out), spaced(deflate ? history.out : wire.out), 'client', deflate));
-    } else {
-      log(echoLog, 'in', `← ${typeof data === 'string' ? data : `[${data.byteLength} bytes]`}`);
-    }
-  }
-}
 // After the close no more records can come over the socket: the server kept the whole session
-// (GET /wire/<session>), so the closing handshake's frames are fetched from there.
-echo.onCloseFetch = async () => {
-  const { session, seen } = echo;
+// (GET /wire/<session>), so the closing handshake's frames are fetched from there. The
+// transcript's record i is the session's record dropped + i.
+async function fetchTranscript() {
+  const { session, seen } = tap;
   if (!session) return;
-  echo.session = null;
-  const transcript = await (await fetch(`/wire/${session}`)).json();
-  const fresh = transcript.records.slice(Math.max(0, seen - transcript.dropped));
-  for (const record of fresh) if (record.wire) tapRecord(JSON.stringify(record));
+  tap.session = null;
+  const response = await fetch(`/wire/${session}`);
+  if (!response.ok) { log(echoLog, 'sys', `the server no longer has this session's transcript (HTTP ${response.status})`); return; }
+  const transcript = await response.json();
+  for (const record of transcript.records.slice(Math.max(0, seen - transcript.dropped))) if (record.wire) showWire(record.wire);
   log(echoLog, 'sys', `the server's transcript of this session: ${transcript.records.length} records (/wire/${session})`);
-};
+}
 $('echo-connect').addEventListener('click', () => echo.connect());
 for (const [id, command] of [['tap-ping', () => '/ping hello'], ['tap-fragments', () => `/fragments ${$('tap-frames').value}`],
   ['tap-deflate', () => '/deflate'], ['tap-close', () => `/close ${$('tap-code').value} closed by the server`]]) {

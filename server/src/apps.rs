@@ -80,8 +80,8 @@ impl Handler for Rooms {
     }
 }
 
-/// A JSON string literal for `s` (the room notices are the library's only JSON; the CLI
-/// writes its JSON with `serde_json`).
+/// A JSON string literal for `s` (the room notices and the wire tap's errors are the
+/// library's only JSON with free text in it; the CLI writes its JSON with `serde_json`).
 pub(crate) fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');

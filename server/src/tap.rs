@@ -179,7 +179,8 @@ impl Transcripts {
     }
 
     /// Record bytes held for `session` (for tests of the bound).
-    pub fn held(&self, session: &str) -> Option<usize> {
+    #[cfg(test)]
+    fn held(&self, session: &str) -> Option<usize> {
         self.lock().sessions.get(session).map(|t| t.bytes)
     }
 }
@@ -321,7 +322,8 @@ impl<'a> Command<'a> {
             Command::Ping(payload) => sender.ping(payload.as_bytes()),
             Command::Fragments(n) => {
                 let text = FRAGMENTED_TEXT.as_bytes();
-                // N pieces of near-equal length (ASCII: any cut is a character boundary).
+                // N pieces of near-equal length. A cut may fall inside "§" (two bytes in
+                // UTF-8): that is legal, text is valid UTF-8 over the whole message (§5.6).
                 for i in 0..n {
                     let piece = &text[i * text.len() / n..(i + 1) * text.len() / n];
                     let opcode = if i == 0 {

@@ -216,7 +216,7 @@ test('live: the browser\'s real handshake, a server ping and its pong, a fragmen
   await page.click('#echo-connect');
   await page.waitForFunction(() => document.getElementById('echo-state').textContent === 'open');
   // The accept key the server wrote is checked against the one computed from the browser's own key.
-  await page.waitForFunction(() => /Sec-WebSocket-Accept \S+ = SHA-1 of your key \+ GUID, base64: correct/.test(document.getElementById('echo-log').textContent));
+  await page.waitForFunction(() => /Sec-WebSocket-Accept \S+, which is base64\(SHA-1\(your key \+ GUID\)\): correct/.test(document.getElementById('echo-log').textContent));
   assert.match(await page.textContent('#echo-log'), /GET \/echo HTTP\/1\.1, Sec-WebSocket-Key [A-Za-z0-9+/]{22}==/);
   const links = () => page.$$eval('#echo-log li.wire a.inspect', (as) => as.map((a) => a.textContent));
   await page.click('#tap-ping');

@@ -147,11 +147,17 @@ fn commands_ping_fragment_deflate_and_refuse_bad_arguments() {
     for bad in ["/close 1006", "/fragments 99", &long_ping] {
         c.send_text(bad);
         let v = record(&mut c);
-        if v.get("error").is_some() {
-            let _ = record(&mut c);
-        } else {
-            panic!("{bad}: {v}");
-        }
+        assert!(
+            v["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("RFC 6455") || e.contains("2 to 16")),
+            "{bad}: {v}"
+        );
+        let (_, written) = wire(&record(&mut c));
+        assert_eq!(
+            written[0], 0x81,
+            "{bad}: only the error message was written"
+        );
     }
     // Text that only looks like a command is echoed.
     c.send_text("/pingpong");
@@ -204,6 +210,28 @@ fn the_transcript_has_both_close_frames_after_a_client_close() {
     assert_eq!(ins.frames[0].header.unwrap().opcode, wslens::OpCode::Close);
     // The server's reply echoes the code (RFC 6455 §5.5.1).
     assert_eq!(written, [0x88, 0x02, 0x03, 0xe8]);
+}
+
+/// A close the server starts on its own (here the idle timeout) reaches the transcript too:
+/// the socket can no longer carry a record of it.
+#[test]
+fn the_transcript_has_the_close_the_server_starts_on_a_timeout() {
+    let server = Server::start(&["--threads", "1", "--idle-timeout", "1s"]);
+    let (mut c, first) = tapped(&server);
+    let session = first["handshake"]["session"].as_str().unwrap().to_owned();
+    match c.recv().unwrap() {
+        OwnedEvent::Close { code, .. } => assert_eq!(code, Some(CloseCode::GOING_AWAY)),
+        other => panic!("{other:?}"),
+    }
+    let t = wait_closed(&server, &session);
+    let records = t["records"].as_array().unwrap();
+    let (_, written) = wire(&records[records.len() - 2]);
+    let ins = inspect_frames(&written, Role::Client);
+    assert_eq!(ins.frames[0].header.unwrap().opcode, wslens::OpCode::Close);
+    assert_eq!(&written[2..4], 1001u16.to_be_bytes());
+    let (read, _) = wire(records.last().unwrap());
+    let ins = inspect_frames(&read, Role::Server);
+    assert_eq!(ins.frames[0].header.unwrap().opcode, wslens::OpCode::Close);
 }
 
 /// The transcript once the server has let the connection go (`open: false`).
@@ -266,4 +294,31 @@ fn transcripts_are_bounded_in_bytes_sessions_and_time() {
     assert_eq!(server.get(&format!("/wire/{s4}")).0, 200);
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(server.get(&format!("/wire/{s4}")).0, 404);
+}
+
+/// Commands are messages: `--max-messages-per-second` counts them like any other.
+#[test]
+fn commands_are_rate_limited_like_messages() {
+    let server = Server::start(&[
+        "--threads",
+        "1",
+        "--max-messages-per-second",
+        "2",
+        "--drop-over-rate",
+    ]);
+    let (mut c, _) = tapped(&server);
+    // Five commands in one write: one read, one clock reading, one rate window.
+    let frame = [&[0x81, 0x87, 0, 0, 0, 0][..], b"/ping x"].concat();
+    c.stream().write_all(&frame.repeat(5)).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    c.send_text("done");
+    let mut pings = 0;
+    loop {
+        match c.recv().unwrap() {
+            OwnedEvent::Ping(_) => pings += 1,
+            OwnedEvent::Text(t) if t == "done" => break,
+            _ => {}
+        }
+    }
+    assert_eq!(pings, 2, "two commands a second, the rest dropped");
 }

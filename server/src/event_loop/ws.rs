@@ -68,6 +68,8 @@ impl EventLoop {
             _ => None,
         };
         self.spares.proto(ws);
+        // The wire tap needs the bytes as they arrived, before `read` unmasks them in place.
+        let raw = ws.wire.as_ref().map(|_| input.to_vec());
         while pos < input.len() {
             let Ws {
                 proto: Some(proto),
@@ -80,38 +82,27 @@ impl EventLoop {
                 break;
             };
             let last_message = conn.last_message;
-            // The wire tap needs the bytes as they arrived, before unmasking in place.
-            let raw = wire.as_ref().map(|_| input[pos..].to_vec());
             let out_before = proto.pending_output().len();
             // Only for the first message of this input (later ones queue and leave together)
             // and never under the wire tap, which records what the protocol queued.
             let direct = direct.filter(|_| pos == 0 && wire.is_none());
             let tapping = wire.is_some();
             let result = proto.read_with(&mut input[pos..], |event, sender| {
-                if let (true, WsEvent::Text(text)) = (tapping, &event) {
-                    if let Some(command) = crate::tap::Command::parse(text) {
-                        Metrics::inc(&metrics.messages_in);
-                        run_tap_command(command, sender);
-                        return Dispatched::Message;
-                    }
-                }
                 let mut ctx = Ctx::new(sender, info, &mut actions);
                 ctx.direct = direct;
                 let rate = (&mut *rate, last_message, now, max_rate);
-                dispatch(event, ctx, handler.as_ref(), metrics, rate)
+                dispatch(event, ctx, handler.as_ref(), metrics, rate, tapping)
             });
             match result {
                 Ok((used, outcome)) => {
-                    if let (Some(tap), Some(raw)) = (wire.as_mut(), raw) {
-                        tap.read.extend_from_slice(&raw[..used]);
-                    }
-                    pos += used;
-                    if outcome.is_some() && !matches!(outcome, Some(Dispatched::OverRate)) {
+                    if let (Some(tap), Some(raw)) = (wire.as_mut(), &raw) {
+                        tap.read.extend_from_slice(&raw[pos..pos + used]);
                         // Every event read (a message, a control frame, a command) is a record.
-                        if let Some(tap) = wire.as_mut() {
+                        if outcome.is_some() {
                             tap.record(proto, out_before, &self.shared.transcripts, now);
                         }
                     }
+                    pos += used;
                     match outcome {
                         None => break,
                         Some(Dispatched::Message) => conn.last_message = now,
@@ -204,6 +195,7 @@ pub(super) fn dispatch(
     handler: &dyn Handler,
     metrics: &Metrics,
     (rate, last, now, max_rate): (&mut MessageRate, Ms, Ms, u16),
+    tapping: bool,
 ) -> Dispatched {
     let message = match event {
         WsEvent::Text(t) => Message::Text(t),
@@ -217,6 +209,13 @@ pub(super) fn dispatch(
     if !rate.allow(last, now, max_rate) {
         Metrics::inc(&metrics.rate_limited_messages);
         return Dispatched::OverRate;
+    }
+    // Under the wire tap, a command is carried out instead of given to the handler.
+    if let (true, Message::Text(text)) = (tapping, &message) {
+        if let Some(command) = crate::tap::Command::parse(text) {
+            run_tap_command(command, ctx.sender);
+            return Dispatched::Message;
+        }
     }
     handler.on_message(&mut ctx, message);
     Metrics::add(&metrics.messages_out, ctx.sent);
