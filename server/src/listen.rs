@@ -89,12 +89,13 @@ fn steer_to_newest(_socket: &socket2::Socket) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
-    use std::net::TcpStream;
-    use std::time::Duration;
 
     /// Which listener a new connection lands on: writes one byte and sees who accepts.
+    #[cfg(target_os = "linux")]
     fn lands_on(port: u16, listeners: &[&TcpListener]) -> usize {
+        use std::io::{Read, Write};
+        use std::net::TcpStream;
+        use std::time::Duration;
         let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
         client.write_all(b"x").unwrap();
         for _ in 0..200 {

@@ -47,6 +47,13 @@ cleanup() {
   wineserver -k 2>/dev/null || true
 }
 trap cleanup EXIT
+# Create the prefix once, up front, and keep one wineserver alive for the whole run. Otherwise
+# the prefix is built in the background while the first test binary runs, and a binary started
+# while the last one's wineserver is shutting down can fail before printing anything (seen once
+# in CI: exit 1 and no output from the deflate tests).
+wineboot --init >/dev/null 2>&1 || true
+wineserver -w
+wineserver -p
 
 echo "==> the core's tests and the server library's, built for Windows, run under Wine"
 mkdir -p target/x86_64-pc-windows-gnu/debug/deps
