@@ -73,6 +73,9 @@ pub struct ServerConfig {
     /// Bounds of the wire tap's transcripts (see [`crate::tap`]): 256 KiB and 10 minutes per
     /// session, 64 sessions.
     pub tap_transcripts: crate::tap::TranscriptLimits,
+    /// Share rooms with the other nodes on this Redis (`--backplane`); `None`: rooms stay in
+    /// this process.
+    pub backplane: Option<crate::backplane::BackplaneConfig>,
 }
 
 /// Where and with what the TLS listener serves.
@@ -118,6 +121,7 @@ impl Default for ServerConfig {
             drop_over_rate: false,
             deflate: Some(Self::default_deflate()),
             tap_transcripts: crate::tap::TranscriptLimits::default(),
+            backplane: None,
         }
     }
 }

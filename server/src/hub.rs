@@ -2,6 +2,7 @@
 //! shared by every receiver's output queue. Receivers on other loops get it through their
 //! loop's inbox and a `notify()` that wakes its `wait`.
 
+use crate::backplane::Backplane;
 use polling::Poller;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -52,18 +53,28 @@ struct Room {
 pub(crate) struct Hub {
     rooms: Mutex<HashMap<String, Room>>,
     pub(crate) loops: Vec<LoopHandle>,
+    /// Rooms shared with other processes over Redis (`--backplane`).
+    pub(crate) backplane: Option<Arc<Backplane>>,
 }
 
 impl Hub {
-    pub(crate) fn new(loops: Vec<LoopHandle>) -> Self {
+    pub(crate) fn new(loops: Vec<LoopHandle>, backplane: Option<Arc<Backplane>>) -> Self {
         Hub {
             rooms: Mutex::new(HashMap::new()),
             loops,
+            backplane,
         }
     }
 
     pub(crate) fn join(&self, room: &str, member: Member) {
         let mut rooms = lock(&self.rooms);
+        let first = !rooms.contains_key(room);
+        if first {
+            // Under the lock, so that subscriptions change in the order rooms do.
+            if let Some(bp) = &self.backplane {
+                bp.subscribe(room);
+            }
+        }
         let room = rooms.entry(room.to_owned()).or_default();
         if let std::collections::hash_map::Entry::Vacant(e) = room.index.entry(member.id) {
             e.insert(room.members.len());
@@ -89,17 +100,39 @@ impl Hub {
         }
         if r.members.is_empty() {
             rooms.remove(room);
+            if let Some(bp) = &self.backplane {
+                bp.unsubscribe(room);
+            }
         }
     }
 
-    /// Sends `frame` to the members of `room` except `skip`. Members on other loops are
-    /// reached through their inboxes; those on `local_loop` are returned for the caller to
-    /// queue directly.
+    /// Sends `frame` to the members of `room` except `skip`, and to the other nodes through
+    /// the backplane. Members on other loops are reached through their inboxes; those on
+    /// `local_loop` are returned for the caller to queue directly.
     pub(crate) fn publish(
         &self,
         room: &str,
         frame: &Arc<[u8]>,
         local_loop: usize,
+        skip: Option<Member>,
+    ) -> Vec<(usize, u64)> {
+        if let Some(bp) = &self.backplane {
+            bp.publish(room, frame);
+        }
+        self.fan_out(room, frame, Some(local_loop), skip)
+    }
+
+    /// Delivers a frame another node published to every local member of `room`, through
+    /// the loops' inboxes (called by the backplane's subscriber).
+    pub(crate) fn deliver_remote(&self, room: &str, frame: Arc<[u8]>) {
+        self.fan_out(room, &frame, None, None);
+    }
+
+    fn fan_out(
+        &self,
+        room: &str,
+        frame: &Arc<[u8]>,
+        local_loop: Option<usize>,
         skip: Option<Member>,
     ) -> Vec<(usize, u64)> {
         let mut per_loop: Vec<Vec<(usize, u64)>> = vec![Vec::new(); self.loops.len()];
@@ -113,7 +146,10 @@ impl Hub {
                 }
             }
         }
-        let local = std::mem::take(&mut per_loop[local_loop]);
+        let local = local_loop
+            .and_then(|l| per_loop.get_mut(l))
+            .map(std::mem::take)
+            .unwrap_or_default();
         for (loop_id, to) in per_loop.into_iter().enumerate() {
             if to.is_empty() {
                 continue;
@@ -135,10 +171,13 @@ mod tests {
     use super::*;
 
     fn hub() -> Hub {
-        Hub::new(vec![LoopHandle {
-            poller: Arc::new(Poller::new().expect("poller")),
-            inbox: Mutex::new(Vec::new()),
-        }])
+        Hub::new(
+            vec![LoopHandle {
+                poller: Arc::new(Poller::new().expect("poller")),
+                inbox: Mutex::new(Vec::new()),
+            }],
+            None,
+        )
     }
 
     fn member(id: u64) -> Member {

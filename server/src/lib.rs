@@ -26,6 +26,7 @@
 
 pub mod apps;
 pub mod auth;
+pub mod backplane;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
@@ -42,6 +43,7 @@ pub mod transport;
 
 pub use apps::{Echo, Rooms};
 pub use auth::{Authorizer, OriginAndToken, Rejection};
+pub use backplane::{BackplaneConfig, RedisUrl};
 /// The blocking client, at its old path (it lives in the `cli` tree).
 #[cfg(feature = "cli")]
 pub use cli::client;
@@ -207,16 +209,31 @@ impl ServerBuilder {
         });
         let ip_limits = self.config.ip_limits;
         let transcripts = tap::Transcripts::new(self.config.tap_transcripts);
+        // Connection ids appear in room notices; nodes sharing rooms start theirs at a random
+        // point below 2^40 (exact in JavaScript) so that two nodes' ids do not meet.
+        let first_id = match self.config.backplane {
+            Some(_) => {
+                let mut b = [0u8; 8];
+                let _ = getrandom::fill(&mut b[..5]);
+                u64::from_le_bytes(b).max(1)
+            }
+            None => 1,
+        };
+        let backplane = self
+            .config
+            .backplane
+            .clone()
+            .map(|c| Arc::new(backplane::Backplane::new(c, metrics.clone())));
         let shared = Arc::new(Shared {
             transcripts,
             authorizer,
             config: self.config,
             routes: self.routes,
-            hub: Hub::new(loops),
+            hub: Hub::new(loops, backplane),
             metrics,
             ip_limits: limits::IpLimits::new(ip_limits),
             shutdown: AtomicBool::new(false),
-            next_id: AtomicU64::new(1),
+            next_id: AtomicU64::new(first_id),
         });
         Ok(Server { shared, listeners })
     }
@@ -314,6 +331,11 @@ impl Server {
         if let Some(addr) = self.tls_local_addr() {
             info!(%addr, threads, "listening (wss://, https://)");
         }
+        let backplane = self.shared.hub.backplane.clone();
+        let backplane_threads = match &backplane {
+            Some(bp) => bp.start(self.shared.clone())?,
+            None => Vec::new(),
+        };
         let mut handles = Vec::with_capacity(threads);
         for id in 0..threads {
             let shared = self.shared.clone();
@@ -332,6 +354,13 @@ impl Server {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => result = Err(e),
                 Err(_) => result = Err(io::Error::other("an event loop panicked")),
+            }
+        }
+        if let Some(bp) = backplane {
+            // The loops' last publications (leave notices) go out before the backplane stops.
+            bp.stop();
+            for t in backplane_threads {
+                let _ = t.join();
             }
         }
         info!("stopped");

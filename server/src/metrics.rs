@@ -40,6 +40,21 @@ pub struct Metrics {
     pub tls_handshakes_ok: AtomicU64,
     /// TLS handshakes that failed (an alert, not TLS at all, a timeout, a peer that left).
     pub tls_handshakes_failed: AtomicU64,
+    /// The Redis backplane (`--backplane`): 1 while both of its connections are up.
+    pub backplane_connected: AtomicU64,
+    /// Rooms this node is subscribed to on the backplane.
+    pub backplane_subscriptions: AtomicU64,
+    /// Publications sent to Redis.
+    pub backplane_published: AtomicU64,
+    /// Publications from other nodes received from Redis.
+    pub backplane_received: AtomicU64,
+    /// Connections to Redis made again after one was lost or refused.
+    pub backplane_reconnects: AtomicU64,
+    /// Publications this node knows were lost: dropped from its full queue, unconfirmed when
+    /// a connection to Redis broke, or missing from another node's sequence.
+    pub backplane_lost: AtomicU64,
+    /// Bytes waiting in the queue to Redis.
+    pub backplane_queue_bytes: AtomicU64,
     closes: [AtomicU64; CLOSE_SLOTS],
 }
 
@@ -179,6 +194,52 @@ impl Metrics {
             "TLS handshakes that failed or were abandoned.",
             &self.tls_handshakes_failed,
         );
+        for (name, kind, help, v) in [
+            (
+                "wslens_backplane_connected",
+                "gauge",
+                "1 while the Redis backplane's connections are up.",
+                &self.backplane_connected,
+            ),
+            (
+                "wslens_backplane_subscriptions",
+                "gauge",
+                "Rooms subscribed to on the backplane.",
+                &self.backplane_subscriptions,
+            ),
+            (
+                "wslens_backplane_published_total",
+                "counter",
+                "Publications sent to Redis.",
+                &self.backplane_published,
+            ),
+            (
+                "wslens_backplane_received_total",
+                "counter",
+                "Publications from other nodes received from Redis.",
+                &self.backplane_received,
+            ),
+            (
+                "wslens_backplane_reconnects_total",
+                "counter",
+                "Connections to Redis made again after one was lost.",
+                &self.backplane_reconnects,
+            ),
+            (
+                "wslens_backplane_lost_total",
+                "counter",
+                "Publications known lost (queue full, unconfirmed, or a gap in a node's sequence).",
+                &self.backplane_lost,
+            ),
+            (
+                "wslens_backplane_queue_bytes",
+                "gauge",
+                "Bytes waiting in the queue to Redis.",
+                &self.backplane_queue_bytes,
+            ),
+        ] {
+            metric(name, kind, help, v);
+        }
         let _ = writeln!(
             out,
             "# HELP wslens_closes_total WebSocket connections closed, by close code."

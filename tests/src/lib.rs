@@ -5,6 +5,7 @@
 //! The binary is `target/<profile>/wslens`, built by `cargo build -p wslens-server` (the
 //! README's test command does that first).
 
+pub mod redis;
 pub mod tls;
 
 use std::io::{self, Read, Write};

@@ -18,7 +18,7 @@ pub(crate) struct Cli {
 #[derive(Subcommand)]
 pub(crate) enum Command {
     /// Serve /echo, /chat/<room>, /broadcast, /metrics, /healthz and static files.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Connect, send each MESSAGE (or each line of stdin), print the replies, close cleanly.
     Send(SendArgs),
     /// Print every message received, one per line, until Ctrl-C or the server closes.
@@ -342,6 +342,21 @@ pub(crate) struct ServeArgs {
     /// The wire tap: transcripts kept at once (the oldest go first).
     #[arg(long, default_value_t = 64)]
     pub(crate) tap_sessions: usize,
+    /// Share rooms (/chat/<room>, /broadcast, every publish) with the other `wslens serve`
+    /// processes on this Redis: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB].
+    #[arg(long, value_name = "URL")]
+    pub(crate) backplane: Option<crate::backplane::RedisUrl>,
+    /// The backplane's channel prefix (`<prefix>:room:<room>`): nodes share rooms only
+    /// when they share it.
+    #[arg(long, default_value = "wslens", requires = "backplane")]
+    pub(crate) backplane_prefix: String,
+    /// The backplane: bytes of publications held while Redis is slow or away; past it new
+    /// ones are dropped and counted (wslens_backplane_lost_total).
+    #[arg(long, default_value_t = 16 << 20, requires = "backplane")]
+    pub(crate) backplane_queue: usize,
+    /// The backplane: how long Redis may take to answer before the connection is made again.
+    #[arg(long, value_parser = duration, default_value = "5s", requires = "backplane")]
+    pub(crate) backplane_timeout: Duration,
     /// Largest LZ77 window, as log2 bytes (8-15), for the server's compressor and, when the
     /// client lets the server choose, the client's: smaller saves memory, compresses less.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u8).range(8..=15))]

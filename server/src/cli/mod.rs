@@ -24,7 +24,7 @@ pub fn main() -> ! {
         .init();
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Serve(args) => cli_result(serve::serve(args)),
+        Command::Serve(args) => cli_result(serve::serve(*args)),
         Command::Send(args) => cli_result(send::send(args)),
         Command::Listen(args) => cli_result(listen::listen(args)),
         Command::Inspect(args) => inspect::inspect(args),

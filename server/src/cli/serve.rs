@@ -89,6 +89,12 @@ impl ServeArgs {
                 ttl: self.tap_transcript_ttl,
                 sessions: self.tap_sessions,
             },
+            backplane: self.backplane.clone().map(|url| crate::BackplaneConfig {
+                prefix: self.backplane_prefix.clone(),
+                queue_bytes: self.backplane_queue,
+                timeout: self.backplane_timeout,
+                ..crate::BackplaneConfig::new(url)
+            }),
             ..defaults
         };
         Ok((config, dev_cert))
