@@ -352,8 +352,9 @@ impl Backplane {
                     Ok(c) => {
                         if ever_up || backoff.failures > 0 {
                             Metrics::inc(&self.metrics.backplane_reconnects);
-                            info!(url = %self.config.url, "backplane publisher connected again");
                         }
+                        let again = if ever_up { " again" } else { "" };
+                        info!(url = %self.config.url, "backplane publisher connected{again}");
                         ever_up = true;
                         backoff.reset();
                         self.set_up(&self.publisher_up, true);
@@ -472,8 +473,9 @@ impl Backplane {
             };
             if ever_up || backoff.failures > 0 {
                 Metrics::inc(&self.metrics.backplane_reconnects);
-                info!(url = %self.config.url, rooms = wanted.len(), "backplane subscriber connected again; subscribing");
             }
+            let again = if ever_up { " again" } else { "" };
+            info!(url = %self.config.url, rooms = wanted.len(), "backplane subscriber connected{again}; subscribing");
             ever_up = true;
             backoff.reset();
             let result = self.subscribed(

@@ -108,6 +108,10 @@ pub(crate) struct BenchArgs {
     /// Broadcast mode: of the receivers, this many connect but never read.
     #[arg(long, default_value_t = 0, requires = "fanout")]
     pub(crate) stalled: usize,
+    /// Broadcast mode: connect the receivers to these URLs in turn (repeatable; e.g. the
+    /// same room on each node of a --backplane cluster) while the sender uses URL.
+    #[arg(long = "receivers-url", value_name = "URL", requires = "fanout")]
+    pub(crate) receivers_url: Vec<String>,
     /// The server's process id (same machine), to report its CPU use and messages (or, with
     /// --fanout, deliveries) per server CPU-second.
     #[arg(long)]

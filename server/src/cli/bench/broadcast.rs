@@ -32,6 +32,8 @@ const STUCK: Duration = Duration::from_secs(10);
 pub struct BroadcastConfig {
     /// ws:// URL of a broadcast room (every message goes to every member).
     pub url: String,
+    /// The receivers connect to these in turn (empty: to `url`); the sender to `url`.
+    pub receiver_urls: Vec<String>,
     /// Receivers, stalled ones included.
     pub fanout: usize,
     /// Receivers that connect but never read.
@@ -111,12 +113,23 @@ fn payload_for(seq: u64, size: usize, out: &mut [u8]) {
 }
 
 fn connect(config: &BroadcastConfig) -> io::Result<(Transport, wslens::Connection)> {
+    connect_to(config, &config.url)
+}
+
+/// The `n`th receiver's URL.
+fn receiver_url(config: &BroadcastConfig, n: usize) -> &str {
+    match config.receiver_urls.len() {
+        0 => &config.url,
+        len => &config.receiver_urls[n % len],
+    }
+}
+
+fn connect_to(config: &BroadcastConfig, url: &str) -> io::Result<(Transport, wslens::Connection)> {
     let opts = ClientOptions {
         tls: config.tls.clone(),
         ..ClientOptions::default()
     };
-    let (client, _) =
-        Client::connect(&config.url, &opts).map_err(|e| io::Error::other(e.to_string()))?;
+    let (client, _) = Client::connect(url, &opts).map_err(|e| io::Error::other(e.to_string()))?;
     Ok(client.into_parts())
 }
 
@@ -157,7 +170,7 @@ pub fn run(
     });
     // The stalled receivers: connected (so members of the room), never read.
     let stalled_conns = (0..stalled)
-        .map(|_| connect(&config))
+        .map(|i| connect_to(&config, receiver_url(&config, i)))
         .collect::<io::Result<Vec<_>>>()?;
     let barrier = Arc::new(Barrier::new(threads + 1));
     let mut handles = Vec::new();
@@ -168,10 +181,26 @@ pub fn run(
             std::thread::Builder::new()
                 .name(format!("wslens-bench-{t}"))
                 .spawn(move || {
-                    let conns = (0..n + usize::from(t == 0))
-                        .map(|_| connect(&config))
+                    // Receiver numbers: the stalled ones first, then thread by thread.
+                    let first = stalled + t * (reading / threads) + t.min(reading % threads);
+                    let mut conns = (0..n)
+                        .map(|i| connect_to(&config, receiver_url(&config, first + i)))
                         .collect::<io::Result<Vec<_>>>();
+                    if t == 0 {
+                        if let Ok(c) = conns.as_mut() {
+                            match connect(&config) {
+                                Ok(sender) => c.push(sender),
+                                Err(e) => conns = Err(e),
+                            }
+                        }
+                    }
                     barrier.wait();
+                    if t == 0 && !config.receiver_urls.is_empty() {
+                        // Receivers on other nodes of a cluster get what is published only
+                        // once their node has subscribed to the room (within milliseconds of
+                        // their join): the sender gives it time. (Inside the warm-up.)
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
                     let result = conns.and_then(|c| {
                         let ctx = Thread {
                             reading: reading as u32,

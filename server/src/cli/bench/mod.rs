@@ -97,6 +97,7 @@ fn bench_broadcast(args: BenchArgs) -> Result<(), String> {
     let tls = args.tls.config(&args.url)?;
     let config = broadcast::BroadcastConfig {
         url: args.url,
+        receiver_urls: args.receivers_url,
         fanout: args.fanout.unwrap_or(1).max(1),
         stalled: args.stalled,
         in_flight: args.in_flight.max(1),
