@@ -66,6 +66,10 @@ impl Rooms {
 }
 
 impl Handler for Rooms {
+    fn protocols(&self) -> &[&'static str] {
+        // With `--history`: every message stamped with its offset and epoch.
+        &[crate::OFFSETS_PROTOCOL]
+    }
     fn on_open(&self, ctx: &mut Ctx<'_>) {
         let room = self.room(ctx).into_owned();
         ctx.join(&room);

@@ -2,7 +2,7 @@
 //! shared by every receiver's output queue. Receivers on other loops get it through their
 //! loop's inbox and a `notify()` that wakes its `wait`.
 
-use crate::backplane::Backplane;
+use crate::backplane::{Backplane, Offset};
 use polling::Poller;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,6 +14,11 @@ pub(crate) struct Member {
     pub(crate) loop_id: usize,
     pub(crate) key: usize,
     pub(crate) id: u64,
+    /// With `--history`: gets the room's messages in stream order, with offsets, through
+    /// Redis (it asked for `wslens.offsets`, or resumes with `?since=`).
+    pub(crate) stream: bool,
+    /// Each message is stamped `<offset> <epoch>\n` (subprotocol `wslens.offsets`).
+    pub(crate) stamped: bool,
 }
 
 /// Work sent to a loop from another thread.
@@ -23,6 +28,21 @@ pub(crate) enum Cmd {
     Deliver {
         frame: Arc<[u8]>,
         to: Vec<(usize, u64)>,
+    },
+    /// Queue a room's stream message on these connections, once each and in offset order.
+    DeliverStream {
+        room: Arc<str>,
+        offset: Offset,
+        frame: Arc<[u8]>,
+        to: Vec<(usize, u64)>,
+    },
+    /// A resuming member's missed messages (after `notice`), then what waited behind them.
+    Resumed {
+        key: usize,
+        id: u64,
+        room: Box<str>,
+        notice: Option<Arc<[u8]>>,
+        frames: Vec<(Offset, Arc<[u8]>)>,
     },
 }
 
@@ -119,13 +139,147 @@ impl Hub {
         if let Some(bp) = &self.backplane {
             bp.publish(room, frame);
         }
-        self.fan_out(room, frame, Some(local_loop), skip)
+        // With history, stream members get it back from Redis, with its offset.
+        let stream_members = !self.history();
+        self.fan_out(room, frame, Some(local_loop), skip, stream_members)
+    }
+
+    fn history(&self) -> bool {
+        self.backplane.as_ref().is_some_and(|b| b.history() > 0)
     }
 
     /// Delivers a frame another node published to every local member of `room`, through
     /// the loops' inboxes (called by the backplane's subscriber).
     pub(crate) fn deliver_remote(&self, room: &str, frame: Arc<[u8]>) {
-        self.fan_out(room, &frame, None, None);
+        self.fan_out(room, &frame, None, None, true);
+    }
+
+    /// Delivers a message of the room's stream (`--history`) to the local members: stream
+    /// members get it (stamped if they asked), the others only if another node published it
+    /// (they had this node's own at once).
+    pub(crate) fn deliver_stream(
+        &self,
+        room: &str,
+        frame: &[u8],
+        offset: Offset,
+        epoch: &str,
+        own: bool,
+    ) {
+        let n = self.loops.len();
+        let (mut plain_to, mut stream_to, mut stamped_to) = (
+            vec![Vec::new(); n],
+            vec![Vec::new(); n],
+            vec![Vec::new(); n],
+        );
+        {
+            let rooms = lock(&self.rooms);
+            for m in rooms.get(room).into_iter().flat_map(|r| &r.members) {
+                let list = match (m.stream, m.stamped) {
+                    (false, _) if own => continue,
+                    (false, _) => &mut plain_to,
+                    (true, false) => &mut stream_to,
+                    (true, true) => &mut stamped_to,
+                };
+                if let Some(l) = list.get_mut(m.loop_id) {
+                    l.push((m.key, m.id));
+                }
+            }
+        }
+        let plain: Arc<[u8]> = Arc::from(frame);
+        let stamped: Option<Arc<[u8]>> = stamped_to
+            .iter()
+            .any(|l| !l.is_empty())
+            .then(|| stamp(frame, offset, epoch).into());
+        let room: Arc<str> = Arc::from(room);
+        for (loop_id, handle) in self.loops.iter().enumerate() {
+            let mut cmds = Vec::new();
+            let plain_list = std::mem::take(&mut plain_to[loop_id]);
+            if !plain_list.is_empty() {
+                cmds.push(Cmd::Deliver {
+                    frame: plain.clone(),
+                    to: plain_list,
+                });
+            }
+            for (list, frame) in [
+                (&mut stream_to, Some(&plain)),
+                (&mut stamped_to, stamped.as_ref()),
+            ] {
+                let to = std::mem::take(&mut list[loop_id]);
+                if let (false, Some(frame)) = (to.is_empty(), frame) {
+                    cmds.push(Cmd::DeliverStream {
+                        room: room.clone(),
+                        offset,
+                        frame: frame.clone(),
+                        to,
+                    });
+                }
+            }
+            if !cmds.is_empty() {
+                lock(&handle.inbox).extend(cmds);
+                let _ = handle.poller.notify();
+            }
+        }
+    }
+
+    /// Hands a resuming member what it missed (or why it cannot have it).
+    pub(crate) fn resumed(
+        &self,
+        member: Member,
+        room: &str,
+        outcome: Result<(), &str>,
+        epoch: &str,
+        frames: Vec<(Offset, Vec<u8>)>,
+    ) {
+        let text = crate::backplane::resume_notice(room, epoch, outcome.map(|()| frames.len()));
+        let header = wslens::FrameHeader::new(wslens::OpCode::Text, text.len() as u64);
+        let mut notice = Vec::with_capacity(header.encoded_len() + text.len());
+        header.encode_into(&mut notice);
+        notice.extend_from_slice(text.as_bytes());
+        self.hand_over(member, room, Some(notice.into()), epoch, frames);
+    }
+
+    /// Hands a stream member that joined afresh what was published between its join and its
+    /// room's subscription on this node.
+    pub(crate) fn joined(
+        &self,
+        member: Member,
+        room: &str,
+        epoch: &str,
+        frames: Vec<(Offset, Vec<u8>)>,
+    ) {
+        self.hand_over(member, room, None, epoch, frames);
+    }
+
+    fn hand_over(
+        &self,
+        member: Member,
+        room: &str,
+        notice: Option<Arc<[u8]>>,
+        epoch: &str,
+        frames: Vec<(Offset, Vec<u8>)>,
+    ) {
+        let frames = frames
+            .into_iter()
+            .map(|(offset, f)| {
+                let f: Arc<[u8]> = if member.stamped {
+                    stamp(&f, offset, epoch).into()
+                } else {
+                    f.into()
+                };
+                (offset, f)
+            })
+            .collect();
+        let Some(handle) = self.loops.get(member.loop_id) else {
+            return;
+        };
+        lock(&handle.inbox).push(Cmd::Resumed {
+            key: member.key,
+            id: member.id,
+            room: room.into(),
+            notice,
+            frames,
+        });
+        let _ = handle.poller.notify();
     }
 
     fn fan_out(
@@ -134,12 +288,13 @@ impl Hub {
         frame: &Arc<[u8]>,
         local_loop: Option<usize>,
         skip: Option<Member>,
+        stream_members: bool,
     ) -> Vec<(usize, u64)> {
         let mut per_loop: Vec<Vec<(usize, u64)>> = vec![Vec::new(); self.loops.len()];
         {
             let rooms = lock(&self.rooms);
             for m in rooms.get(room).into_iter().flat_map(|r| &r.members) {
-                if Some(*m) != skip {
+                if Some(*m) != skip && (stream_members || !m.stream) {
                     if let Some(list) = per_loop.get_mut(m.loop_id) {
                         list.push((m.key, m.id));
                     }
@@ -166,6 +321,25 @@ impl Hub {
     }
 }
 
+/// `frame` (a whole unmasked server frame, checked by the backplane) with its payload
+/// prefixed by `<offset> <epoch>\n`: the form `wslens.offsets` clients get.
+fn stamp(frame: &[u8], offset: Offset, epoch: &str) -> Vec<u8> {
+    let header_len = match frame.get(1).map(|b| b & 0x7f) {
+        Some(126) => 4,
+        Some(127) => 10,
+        _ => 2,
+    };
+    let op = wslens::OpCode::from_u8(frame[0] & 0x0f).unwrap_or(wslens::OpCode::Binary);
+    let line = format!("{offset} {epoch}\n");
+    let payload = frame.get(header_len..).unwrap_or_default();
+    let header = wslens::FrameHeader::new(op, (line.len() + payload.len()) as u64);
+    let mut out = Vec::with_capacity(header.encoded_len() + line.len() + payload.len());
+    header.encode_into(&mut out);
+    out.extend_from_slice(line.as_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,7 +359,21 @@ mod tests {
             loop_id: 0,
             key: id as usize + 100,
             id,
+            stream: false,
+            stamped: false,
         }
+    }
+
+    #[test]
+    fn stamped_frames_carry_offset_and_epoch_before_the_payload() {
+        let f = stamp(b"\x81\x02hi", Offset(17, 2), "ab");
+        assert_eq!(f, b"\x81\x0a17-2 ab\nhi");
+        let mut big = vec![0x82, 126, 0x01, 0x00];
+        big.extend_from_slice(&[7; 256]);
+        let f = stamp(&big, Offset(1, 0), "e");
+        assert_eq!(&f[..4], &[0x82, 126, 0x01, 0x06]);
+        assert_eq!(&f[4..10], b"1-0 e\n");
+        assert_eq!(f.len(), 4 + 6 + 256);
     }
 
     fn receivers(hub: &Hub, room: &str) -> Vec<u64> {

@@ -64,6 +64,10 @@ use transport::{Listeners, TlsAcceptor};
 /// The subprotocol with which an `/echo` client asks for the wire tap.
 pub use tap::WIRE_PROTOCOL;
 
+/// The subprotocol of room members that want each message stamped `<offset> <epoch>\n`
+/// (with `--history`; see the server README).
+pub const OFFSETS_PROTOCOL: &str = "wslens.offsets";
+
 struct Route {
     path: Arc<str>,
     prefix: bool,

@@ -21,9 +21,12 @@
 //! when it is slow or gone the queue fills up to `--backplane-queue` bytes and then drops
 //! new publications, counting them (`wslens_backplane_lost_total`).
 
+mod history;
 mod resp;
 
-use crate::hub::Hub;
+pub(crate) use history::{resume_notice, Offset};
+
+use crate::hub::{Hub, Member};
 use crate::metrics::Metrics;
 use redis_protocol::resp2::types::OwnedFrame;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -49,6 +52,9 @@ pub struct BackplaneConfig {
     /// How long Redis may take to answer before its connection is dropped and made again
     /// (`--backplane-timeout`).
     pub timeout: Duration,
+    /// Keep each room's last N publications in a Redis Stream, for clients that resume
+    /// (`--history N`; 0: no history).
+    pub history: usize,
 }
 
 impl BackplaneConfig {
@@ -59,6 +65,7 @@ impl BackplaneConfig {
             prefix: "wslens".into(),
             queue_bytes: 16 << 20,
             timeout: Duration::from_secs(5),
+            history: 0,
         }
     }
 }
@@ -142,11 +149,33 @@ impl FromStr for RedisUrl {
     }
 }
 
+/// Work for the publisher, in order.
+#[derive(Debug)]
+enum Item {
+    /// (room, envelope, counted size).
+    Publish(Box<str>, Vec<u8>, usize),
+    /// Read a room's history (`--history`).
+    Query(Query),
+}
+
+/// A history read: for the node itself (catching up after its subscriber reconnected) or
+/// for one member resuming.
+#[derive(Debug, Clone)]
+pub(crate) struct Query {
+    room: Box<str>,
+    /// `None`: where the room's stream ends now (a stream member joining).
+    since: Option<Offset>,
+    /// For a member: it and the epoch it asked for (`None`: a fresh join, not a resume).
+    client: Option<(Member, Option<Box<str>>)>,
+}
+
+/// A history read's answer: the room's epoch and its entries from `since` on.
+type Answer = io::Result<(String, Vec<(Offset, Vec<u8>)>)>;
+
 /// Publications waiting for the publisher.
 #[derive(Debug, Default)]
 struct Queue {
-    /// (channel, envelope, counted size) in publication order.
-    items: VecDeque<(Arc<[u8]>, Vec<u8>, usize)>,
+    items: VecDeque<Item>,
     bytes: usize,
     /// The next sequence number per room (cleared when it gets large: receivers take a
     /// number that goes back as a new start, not as a loss).
@@ -160,6 +189,13 @@ const MAX_SEQ_ROOMS: usize = 100_000;
 enum Change {
     Subscribe(Box<str>),
     Unsubscribe(Box<str>),
+    /// A member asked for what it missed since an offset of an epoch.
+    Resume {
+        room: Box<str>,
+        member: Member,
+        epoch: Option<Box<str>>,
+        since: Offset,
+    },
 }
 
 /// One node's backplane, shared by its loops (through the hub) and its two threads.
@@ -171,11 +207,15 @@ pub(crate) struct Backplane {
     queue: Mutex<Queue>,
     queued: Condvar,
     changes: Mutex<Vec<Change>>,
+    /// History reads answered by the publisher, for the subscriber.
+    answers: Mutex<Vec<(Query, Answer)>>,
     /// Set when the server's loops have stopped: the publisher sends what is queued, then
     /// both threads end.
     stop: AtomicBool,
     publisher_up: AtomicBool,
     subscriber_up: AtomicBool,
+    /// New epochs: this node's id and a count.
+    epochs: std::sync::atomic::AtomicU64,
     metrics: Arc<Metrics>,
 }
 
@@ -195,15 +235,31 @@ impl Backplane {
             queue: Mutex::new(Queue::default()),
             queued: Condvar::new(),
             changes: Mutex::new(Vec::new()),
+            answers: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             publisher_up: AtomicBool::new(false),
             subscriber_up: AtomicBool::new(false),
+            epochs: std::sync::atomic::AtomicU64::new(0),
             metrics,
         }
     }
 
+    /// Rooms keep their last N publications (`--history N`; 0: none).
+    pub(crate) fn history(&self) -> usize {
+        self.config.history
+    }
+
     fn channel(&self, room: &str) -> Vec<u8> {
         format!("{}:room:{room}", self.config.prefix).into_bytes()
+    }
+
+    fn key(&self, kind: &str, room: &str) -> Vec<u8> {
+        format!("{}:{kind}:{room}", self.config.prefix).into_bytes()
+    }
+
+    fn new_epoch(&self) -> String {
+        let n = self.epochs.fetch_add(1, Ordering::Relaxed);
+        format!("{}{n:x}", &self.node[..8])
     }
 
     /// Queues `frame` (an encoded WebSocket frame) for the other nodes' members of `room`.
@@ -217,7 +273,9 @@ impl Backplane {
             debug!(room, "backplane queue full: publication dropped");
             return;
         }
-        if q.seqs.len() >= MAX_SEQ_ROOMS && !q.seqs.contains_key(room) {
+        // (With history a sequence number must never go back: Redis uses it to recognise a
+        // publication sent twice.)
+        if self.config.history == 0 && q.seqs.len() >= MAX_SEQ_ROOMS && !q.seqs.contains_key(room) {
             q.seqs.clear();
         }
         let seq = q.seqs.entry(room.into()).or_insert(0);
@@ -225,11 +283,18 @@ impl Backplane {
         let seq = *seq;
         let mut envelope = format!("wslens1 {} {seq}\n", self.node).into_bytes();
         envelope.extend_from_slice(frame);
-        let channel: Arc<[u8]> = self.channel(room).into();
-        q.items.push_back((channel, envelope, size));
+        q.items
+            .push_back(Item::Publish(room.into(), envelope, size));
         q.bytes += size;
         Metrics::add(&self.metrics.backplane_queue_bytes, size as u64);
         drop(q);
+        self.queued.notify_one();
+    }
+
+    fn query(&self, query: Query) {
+        crate::hub::lock(&self.queue)
+            .items
+            .push_back(Item::Query(query));
         self.queued.notify_one();
     }
 
@@ -241,6 +306,29 @@ impl Backplane {
     /// The last local member of `room` left.
     pub(crate) fn unsubscribe(&self, room: &str) {
         crate::hub::lock(&self.changes).push(Change::Unsubscribe(room.into()));
+    }
+
+    /// `member` joined `room` asking for what it missed after `since` of `epoch`: once the
+    /// room's subscription is live, its history is read and handed to the member's loop.
+    pub(crate) fn resume(&self, room: &str, member: Member, epoch: &str, since: Offset) {
+        crate::hub::lock(&self.changes).push(Change::Resume {
+            room: room.into(),
+            member,
+            epoch: Some(epoch.into()),
+            since,
+        });
+    }
+
+    /// A stream member joined `room` afresh. The room's subscription on this node may not be
+    /// live yet, so where the stream ends is read now, in order with this node's
+    /// publications (its own join notice comes after), and once the subscription is live the
+    /// member gets everything after that point, then the live messages.
+    pub(crate) fn joined(&self, room: &str, member: Member) {
+        self.query(Query {
+            room: room.into(),
+            since: None,
+            client: Some((member, None)),
+        });
     }
 
     /// Starts the publisher and the subscriber.
@@ -260,7 +348,7 @@ impl Backplane {
                 .name("wslens-backplane-sub".into())
                 .spawn(move || bp.run_subscriber(&shared.hub))?
         };
-        info!(url = %self.config.url, node = %self.node, prefix = %self.config.prefix, "backplane started");
+        info!(url = %self.config.url, node = %self.node, prefix = %self.config.prefix, history = self.config.history, "backplane started");
         Ok(vec![publisher, subscriber])
     }
 
@@ -337,18 +425,44 @@ impl Backplane {
 
     // ---- The publisher ------------------------------------------------------------------
 
+    /// Loads the history scripts on a new publisher connection: their SHA1s.
+    fn load_scripts(&self, conn: &mut (TcpStream, resp::Replies)) -> io::Result<[Vec<u8>; 2]> {
+        let mut out = Vec::new();
+        for script in [history::PUBLISH_SCRIPT, history::RANGE_SCRIPT] {
+            resp::command(&mut out, &[b"SCRIPT", b"LOAD", script.as_bytes()]);
+        }
+        resp::send(&mut conn.0, &out)?;
+        let mut sha = || -> io::Result<Vec<u8>> {
+            let reply = resp::check(conn.1.wait(&mut conn.0, 1)?)?;
+            resp::bytes(&reply)
+                .map(<[u8]>::to_vec)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "SCRIPT LOAD: no SHA1"))
+        };
+        Ok([sha()?, sha()?])
+    }
+
     fn run_publisher(&self) {
         let mut backoff = Backoff::default();
         let mut conn: Option<(TcpStream, resp::Replies)> = None;
-        let mut batch: Vec<(Arc<[u8]>, Vec<u8>)> = Vec::new();
+        let mut shas: [Vec<u8>; 2] = Default::default();
+        let mut batch: Vec<Item> = Vec::new();
         let mut out = Vec::new();
         let mut ever_up = false;
+        let mut last_sent = Instant::now();
         loop {
             if conn.is_none() {
                 if self.stopping() && self.queue_is_empty() {
                     return;
                 }
-                match self.connect("pub", true, self.config.timeout) {
+                let connected = self
+                    .connect("pub", true, self.config.timeout)
+                    .and_then(|mut c| {
+                        if self.config.history > 0 {
+                            shas = self.load_scripts(&mut c)?;
+                        }
+                        Ok(c)
+                    });
+                match connected {
                     Ok(c) => {
                         if ever_up || backoff.failures > 0 {
                             Metrics::inc(&self.metrics.backplane_reconnects);
@@ -364,8 +478,8 @@ impl Backplane {
                         backoff.failed("publisher", &self.config.url, &e);
                         if self.stopping() {
                             // Redis is away at shutdown: what is queued is lost, and counted.
-                            let n = self.take_batch(&mut batch, usize::MAX, Duration::ZERO);
-                            Metrics::add(&self.metrics.backplane_lost, n as u64);
+                            self.take_batch(&mut batch, usize::MAX, Duration::ZERO);
+                            self.give_up(std::mem::take(&mut batch), &e);
                             return;
                         }
                         self.sleep(backoff.delay());
@@ -374,35 +488,141 @@ impl Backplane {
                 }
             }
             let n = self.take_batch(&mut batch, 512, Duration::from_millis(200));
+            // A connection Redis closed while it was idle is found before it is written to:
+            // otherwise the first batch after a restart would be sent into a dead socket.
+            if let Some((stream, replies)) = conn.as_mut() {
+                let idle = last_sent.elapsed();
+                let alive = if n == 0 && idle >= PING_AFTER {
+                    last_sent = Instant::now();
+                    ping(stream, replies)
+                } else if n > 0 && idle >= Duration::from_millis(100) {
+                    resp::closed_by_peer(stream).map(|closed| !closed)
+                } else {
+                    Ok(true)
+                };
+                if !matches!(alive, Ok(true)) {
+                    warn!("backplane publisher: Redis closed the connection");
+                    self.set_up(&self.publisher_up, false);
+                    conn = None;
+                    // The batch taken (if any) goes back to the front, untouched.
+                    self.requeue(std::mem::take(&mut batch));
+                    continue;
+                }
+            }
             if n == 0 {
                 if self.stopping() {
                     return;
                 }
                 continue;
             }
+            last_sent = Instant::now();
             out.clear();
-            for (channel, envelope) in &batch {
-                resp::command(&mut out, &[b"PUBLISH", channel, envelope]);
+            let maxlen = self.config.history.to_string();
+            for item in &batch {
+                match item {
+                    Item::Publish(room, envelope, _) if self.config.history > 0 => {
+                        let (stream, epoch_key) =
+                            (self.key("history", room), self.key("epoch", room));
+                        let seqs = self.key("pubseq", room);
+                        let epoch = self.new_epoch();
+                        let seq = Envelope::seq_of(envelope).unwrap_or(0).to_string();
+                        resp::command(
+                            &mut out,
+                            &[
+                                b"EVALSHA",
+                                &shas[0],
+                                b"4",
+                                &stream,
+                                &epoch_key,
+                                &self.channel(room),
+                                &seqs,
+                                maxlen.as_bytes(),
+                                epoch.as_bytes(),
+                                envelope,
+                                self.node.as_bytes(),
+                                seq.as_bytes(),
+                            ],
+                        );
+                    }
+                    Item::Publish(room, envelope, _) => {
+                        resp::command(&mut out, &[b"PUBLISH", &self.channel(room), envelope]);
+                    }
+                    Item::Query(q) => {
+                        let (stream, epoch_key) =
+                            (self.key("history", &q.room), self.key("epoch", &q.room));
+                        let since = q.since.map(|o| o.to_string()).unwrap_or_default();
+                        let epoch = self.new_epoch();
+                        resp::command(
+                            &mut out,
+                            &[
+                                b"EVALSHA",
+                                &shas[1],
+                                b"2",
+                                &stream,
+                                &epoch_key,
+                                since.as_bytes(),
+                                epoch.as_bytes(),
+                            ],
+                        );
+                    }
+                }
             }
             let Some((stream, replies)) = conn.as_mut() else {
                 continue;
             };
+            let mut done = 0;
             let result = resp::send(stream, &out).and_then(|()| {
-                for _ in 0..n {
-                    resp::check(replies.wait(stream, 1)?)?;
+                for item in &batch {
+                    let reply = resp::check(replies.wait(stream, 1)?);
+                    match item {
+                        Item::Publish(..) => {
+                            reply?;
+                            Metrics::inc(&self.metrics.backplane_published);
+                        }
+                        Item::Query(q) => {
+                            let answer = reply.and_then(parse_range);
+                            crate::hub::lock(&self.answers).push((q.clone(), answer));
+                        }
+                    }
+                    done += 1;
                 }
                 Ok(())
             });
-            match result {
-                Ok(()) => Metrics::add(&self.metrics.backplane_published, n as u64),
-                Err(e) => {
-                    // At most once: a publication not confirmed is counted lost, not sent twice.
-                    Metrics::add(&self.metrics.backplane_lost, n as u64);
-                    warn!(error = %e, lost = n, "backplane publisher lost its connection to Redis");
-                    self.set_up(&self.publisher_up, false);
-                    conn = None;
+            if let Err(e) = result {
+                warn!(error = %e, "backplane publisher lost its connection to Redis");
+                let unconfirmed: Vec<Item> = batch.drain(done..).collect();
+                if self.config.history > 0 {
+                    // Sent again on the next connection: the script adds each one once.
+                    self.requeue(unconfirmed);
+                } else {
+                    self.give_up(unconfirmed, &e);
                 }
+                self.set_up(&self.publisher_up, false);
+                conn = None;
             }
+        }
+    }
+
+    /// Items whose answer will never come: publications counted lost (at most once: not
+    /// sent twice), history reads answered with the error.
+    fn give_up(&self, items: Vec<Item>, e: &io::Error) {
+        for item in items {
+            match item {
+                Item::Publish(..) => Metrics::inc(&self.metrics.backplane_lost),
+                Item::Query(q) => crate::hub::lock(&self.answers)
+                    .push((q, Err(io::Error::new(e.kind(), e.to_string())))),
+            }
+        }
+    }
+
+    /// Puts `items` back at the front of the queue, in order.
+    fn requeue(&self, items: Vec<Item>) {
+        let mut q = crate::hub::lock(&self.queue);
+        for item in items.into_iter().rev() {
+            if let Item::Publish(_, _, size) = &item {
+                q.bytes += size;
+            }
+            q.items.push_front(item);
         }
     }
 
@@ -410,13 +630,8 @@ impl Backplane {
         crate::hub::lock(&self.queue).items.is_empty()
     }
 
-    /// Moves up to `max` publications into `batch`, waiting up to `wait` for the first.
-    fn take_batch(
-        &self,
-        batch: &mut Vec<(Arc<[u8]>, Vec<u8>)>,
-        max: usize,
-        wait: Duration,
-    ) -> usize {
+    /// Moves up to `max` items into `batch`, waiting up to `wait` for the first.
+    fn take_batch(&self, batch: &mut Vec<Item>, max: usize, wait: Duration) -> usize {
         batch.clear();
         let mut q = crate::hub::lock(&self.queue);
         if q.items.is_empty() && !wait.is_zero() && !self.stopping() {
@@ -426,11 +641,13 @@ impl Backplane {
                 .map_or_else(|e| e.into_inner().0, |(g, _)| g);
         }
         while batch.len() < max {
-            let Some((channel, envelope, size)) = q.items.pop_front() else {
+            let Some(item) = q.items.pop_front() else {
                 break;
             };
-            q.bytes -= size;
-            batch.push((channel, envelope));
+            if let Item::Publish(_, _, size) = &item {
+                q.bytes -= size;
+            }
+            batch.push(item);
         }
         let left = q.bytes as u64;
         drop(q);
@@ -456,13 +673,12 @@ impl Backplane {
 
     fn run_subscriber(&self, hub: &Hub) {
         let mut backoff = Backoff::default();
-        let mut wanted: HashSet<Box<str>> = HashSet::new();
-        let mut seen = Seen::default();
+        let mut sub = SubState::default();
         let mut ever_up = false;
         let prefix = format!("{}:room:", self.config.prefix);
         while !self.stopping() {
-            // Not connected: the changes only update `wanted` (sent when subscribing).
-            let _ = self.apply_changes(&mut wanted, None, &mut seen);
+            // Not connected: the changes only update the state (sent when subscribing).
+            let _ = self.apply_changes(&mut sub, None, hub);
             let (mut stream, mut replies) = match self.connect("sub", false, TICK) {
                 Ok(c) => c,
                 Err(e) => {
@@ -475,17 +691,17 @@ impl Backplane {
                 Metrics::inc(&self.metrics.backplane_reconnects);
             }
             let again = if ever_up { " again" } else { "" };
-            info!(url = %self.config.url, rooms = wanted.len(), "backplane subscriber connected{again}; subscribing");
+            info!(url = %self.config.url, rooms = sub.wanted.len(), "backplane subscriber connected{again}; subscribing");
             ever_up = true;
             backoff.reset();
-            let result = self.subscribed(
-                &mut stream,
-                &mut replies,
-                &mut wanted,
-                &mut seen,
-                &prefix,
-                hub,
-            );
+            // With history, the rooms this node has seen offsets in catch up from there once
+            // they are subscribed again; what arrives live meanwhile waits behind.
+            sub.confirmed.clear();
+            for (room, last) in &sub.last {
+                sub.catching.entry(room.clone()).or_default();
+                sub.pending_node.insert(room.clone(), *last);
+            }
+            let result = self.subscribed(&mut stream, &mut replies, &mut sub, &prefix, hub);
             self.set_up(&self.subscriber_up, false);
             self.metrics
                 .backplane_subscriptions
@@ -498,12 +714,12 @@ impl Backplane {
         }
     }
 
-    /// Applies queued subscription changes to `wanted`, and sends them when connected.
+    /// Applies queued subscription changes, and sends them when connected.
     fn apply_changes(
         &self,
-        wanted: &mut HashSet<Box<str>>,
+        sub: &mut SubState,
         stream: Option<&mut TcpStream>,
-        seen: &mut Seen,
+        hub: &Hub,
     ) -> io::Result<()> {
         let changes = std::mem::take(&mut *crate::hub::lock(&self.changes));
         if changes.is_empty() {
@@ -514,35 +730,208 @@ impl Backplane {
             match change {
                 Change::Subscribe(room) => {
                     resp::command(&mut out, &[b"SUBSCRIBE", &self.channel(&room)]);
-                    wanted.insert(room);
+                    sub.wanted.insert(room);
                 }
                 Change::Unsubscribe(room) => {
                     resp::command(&mut out, &[b"UNSUBSCRIBE", &self.channel(&room)]);
-                    seen.forget_room(&room);
-                    wanted.remove(&room);
+                    sub.seen.forget_room(&room);
+                    sub.wanted.remove(&room);
+                    sub.confirmed.remove(&room);
+                    sub.last.remove(&room);
+                    sub.catching.remove(&room);
+                    sub.pending_node.remove(&room);
+                    if let Some(waiting) = sub.resumes.remove(&room) {
+                        for (member, epoch, _) in waiting {
+                            let epoch = epoch.unwrap_or_default();
+                            hub.resumed(member, &room, Err("unavailable"), &epoch, Vec::new());
+                        }
+                    }
+                }
+                Change::Resume {
+                    room,
+                    member,
+                    epoch,
+                    since,
+                } => {
+                    self.resume_when_subscribed(sub, room, member, epoch, since);
                 }
             }
         }
         match stream {
-            Some(s) => resp::send(s, &out),
-            None => Ok(()),
+            Some(s) if !out.is_empty() => resp::send(s, &out),
+            _ => Ok(()),
         }
+    }
+
+    /// Reads `room`'s history after `since` for `member` once the room's subscription is live.
+    fn resume_when_subscribed(
+        &self,
+        sub: &mut SubState,
+        room: Box<str>,
+        member: Member,
+        epoch: Option<Box<str>>,
+        since: Offset,
+    ) {
+        if sub.confirmed.contains(&room) {
+            self.query(Query {
+                room,
+                since: Some(since),
+                client: Some((member, epoch)),
+            });
+        } else {
+            sub.resumes
+                .entry(room)
+                .or_default()
+                .push((member, epoch, since));
+        }
+    }
+
+    /// The subscription of `room` is live: the history reads waiting for it go out.
+    fn on_confirmed(&self, room: &str, sub: &mut SubState) {
+        sub.confirmed.insert(room.into());
+        if let Some(since) = sub.pending_node.remove(room) {
+            self.query(Query {
+                room: room.into(),
+                since: Some(since),
+                client: None,
+            });
+        }
+        for (member, epoch, since) in sub.resumes.remove(room).unwrap_or_default() {
+            self.query(Query {
+                room: room.into(),
+                since: Some(since),
+                client: Some((member, epoch)),
+            });
+        }
+    }
+
+    /// History reads the publisher answered.
+    fn on_answers(&self, sub: &mut SubState, hub: &Hub) {
+        let answers = std::mem::take(&mut *crate::hub::lock(&self.answers));
+        for (query, answer) in answers {
+            let room = &*query.room;
+            match query.client {
+                None => {
+                    // The node's own catch-up: what it missed, then what waited behind.
+                    let held = sub.catching.remove(room).unwrap_or_default();
+                    match answer {
+                        Ok((epoch, entries)) => {
+                            for (offset, inner) in entries {
+                                if let Some(env) = Envelope::parse(&inner) {
+                                    let msg = StreamMsg {
+                                        epoch: epoch.clone(),
+                                        offset,
+                                        own: env.node == self.node.as_bytes(),
+                                        frame: env.frame.to_vec(),
+                                    };
+                                    self.deliver_stream(room, msg, sub, hub);
+                                }
+                            }
+                        }
+                        Err(e) if held.len() < MAX_HELD && sub.confirmed.contains(room) => {
+                            // Tried again (the publisher reconnects first); live messages
+                            // keep waiting behind, up to MAX_HELD.
+                            warn!(room, error = %e, "backplane: reading the room's history after reconnecting failed; trying again");
+                            sub.catching.insert(room.into(), held);
+                            self.query(Query {
+                                room: room.into(),
+                                since: query.since,
+                                client: None,
+                            });
+                            continue;
+                        }
+                        Err(e) => {
+                            warn!(room, error = %e, held = held.len(), "backplane: could not read the room's history after reconnecting; going on without")
+                        }
+                    }
+                    for msg in held {
+                        self.deliver_stream(room, msg, sub, hub);
+                    }
+                }
+                Some((member, None)) if query.since.is_none() => match answer {
+                    // A fresh join: from where the stream ended, once subscribed.
+                    Ok((epoch, top)) => {
+                        let since = top.first().map_or(Offset::default(), |(o, _)| *o);
+                        let room = query.room.clone();
+                        let _ = epoch;
+                        self.resume_when_subscribed(sub, room, member, None, since);
+                    }
+                    Err(e) => {
+                        warn!(room, error = %e, "backplane: could not read where the room's history ends");
+                        hub.resumed(member, room, Err("unavailable"), "", Vec::new());
+                    }
+                },
+                Some((member, asked_epoch)) => match answer {
+                    Err(e) => {
+                        warn!(room, error = %e, "backplane: a resume could not read the history");
+                        let epoch = asked_epoch.unwrap_or_default();
+                        hub.resumed(member, room, Err("unavailable"), &epoch, Vec::new());
+                    }
+                    Ok((epoch, _)) if asked_epoch.as_deref().is_some_and(|a| a != epoch) => {
+                        hub.resumed(member, room, Err("epoch"), &epoch, Vec::new());
+                    }
+                    Ok((epoch, entries))
+                        if asked_epoch.is_some()
+                            && entries.first().map(|(o, _)| *o) != query.since =>
+                    {
+                        // The offset is gone from the history (trimmed), or never was in it.
+                        hub.resumed(member, room, Err("trimmed"), &epoch, Vec::new());
+                    }
+                    Ok((epoch, entries)) if asked_epoch.is_none() => {
+                        // A fresh join: what came after the stream's end at join time, with
+                        // no notice.
+                        let since = query.since.unwrap_or_default();
+                        let frames = entries
+                            .into_iter()
+                            .filter(|(o, _)| *o > since)
+                            .filter_map(|(offset, inner)| {
+                                Envelope::parse(&inner).map(|env| (offset, env.frame.to_vec()))
+                            })
+                            .collect();
+                        hub.joined(member, room, &epoch, frames);
+                    }
+                    Ok((epoch, entries)) => {
+                        let frames = entries
+                            .into_iter()
+                            .skip(1)
+                            .filter_map(|(offset, inner)| {
+                                Envelope::parse(&inner).map(|env| (offset, env.frame.to_vec()))
+                            })
+                            .collect();
+                        hub.resumed(member, room, Ok(()), &epoch, frames);
+                    }
+                },
+            }
+        }
+    }
+
+    /// A message with an offset: in order, once, to the local members.
+    fn deliver_stream(&self, room: &str, msg: StreamMsg, sub: &mut SubState, hub: &Hub) {
+        if let Some(held) = sub.catching.get_mut(room) {
+            held.push(msg);
+            return;
+        }
+        let last = sub.last.entry(room.into()).or_default();
+        if msg.offset <= *last {
+            return;
+        }
+        *last = msg.offset;
+        hub.deliver_stream(room, &msg.frame, msg.offset, &msg.epoch, msg.own);
     }
 
     fn subscribed(
         &self,
         stream: &mut TcpStream,
         replies: &mut resp::Replies,
-        wanted: &mut HashSet<Box<str>>,
-        seen: &mut Seen,
+        sub: &mut SubState,
         prefix: &str,
         hub: &Hub,
     ) -> io::Result<()> {
-        // Every room wanted so far, in one command (a room must have a subscription to be
-        // subscribed: with none, SUBSCRIBE would be an error, so a private channel is added).
+        // Every room wanted so far, in one command, with the node's own channel (so that the
+        // command is never empty).
         let own = format!("{}:node:{}", self.config.prefix, self.node);
         let mut args: Vec<Vec<u8>> = vec![b"SUBSCRIBE".to_vec(), own.into_bytes()];
-        args.extend(wanted.iter().map(|r| self.channel(r)));
+        args.extend(sub.wanted.iter().map(|r| self.channel(r)));
         let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
         let mut out = Vec::new();
         resp::command(&mut out, &refs);
@@ -554,15 +943,16 @@ impl Backplane {
             if self.stopping() {
                 return Ok(());
             }
-            self.apply_changes(wanted, Some(stream), seen)?;
+            self.apply_changes(sub, Some(stream), hub)?;
+            self.on_answers(sub, hub);
             match replies.read(stream)? {
                 Some(frame) => {
                     last_heard = Instant::now();
                     ping_sent = None;
-                    self.on_push(frame, prefix, seen, hub)?;
+                    self.on_push(frame, prefix, sub, hub)?;
                     // Everything already buffered, without waiting for the socket.
                     while let Some(frame) = replies.next_buffered()? {
-                        self.on_push(frame, prefix, seen, hub)?;
+                        self.on_push(frame, prefix, sub, hub)?;
                     }
                 }
                 None => {
@@ -592,7 +982,7 @@ impl Backplane {
         &self,
         frame: OwnedFrame,
         prefix: &str,
-        seen: &mut Seen,
+        sub: &mut SubState,
         hub: &Hub,
     ) -> io::Result<()> {
         let OwnedFrame::Array(parts) = resp::check(frame)? else {
@@ -602,41 +992,68 @@ impl Backplane {
             ));
         };
         let kind = parts.first().and_then(resp::bytes).unwrap_or_default();
+        let room = |i: usize| {
+            parts
+                .get(i)
+                .and_then(resp::bytes)
+                .and_then(|c| c.strip_prefix(prefix.as_bytes()))
+                .and_then(|r| std::str::from_utf8(r).ok())
+        };
         match kind {
             b"message" if parts.len() == 3 => {
-                let (Some(channel), Some(payload)) =
-                    (resp::bytes(&parts[1]), resp::bytes(&parts[2]))
-                else {
+                let Some(payload) = resp::bytes(&parts[2]) else {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
-                        "a message without channel or payload",
+                        "a message without a payload",
                     ));
                 };
-                let Some(room) = channel
-                    .strip_prefix(prefix.as_bytes())
-                    .and_then(|r| std::str::from_utf8(r).ok())
-                else {
+                let Some(room) = room(1) else {
                     return Ok(());
                 };
-                match Envelope::parse(payload) {
-                    Some(env) if env.node == self.node.as_bytes() => {}
-                    Some(env) => {
-                        let lost = seen.next(env.node, room, env.seq);
-                        if lost > 0 {
-                            Metrics::add(&self.metrics.backplane_lost, lost);
-                            warn!(
-                                room,
-                                lost, "backplane: a gap in another node's publications"
-                            );
+                let (stamp, inner) = match payload.strip_prefix(b"h ") {
+                    Some(rest) => {
+                        match split_stamp(rest) {
+                            Some((epoch, offset, inner)) => (Some((epoch, offset)), inner),
+                            None => {
+                                warn!(room, "backplane: a history message without epoch and offset, ignored");
+                                return Ok(());
+                            }
                         }
-                        Metrics::inc(&self.metrics.backplane_received);
-                        hub.deliver_remote(room, Arc::from(env.frame));
                     }
-                    None => warn!(
+                    None => (None, payload),
+                };
+                let Some(env) = Envelope::parse(inner) else {
+                    warn!(
                         room,
                         bytes = payload.len(),
                         "backplane: a message that is not a wslens frame, ignored"
-                    ),
+                    );
+                    return Ok(());
+                };
+                let own = env.node == self.node.as_bytes();
+                if !own {
+                    let lost = sub.seen.next(env.node, room, env.seq);
+                    if lost > 0 {
+                        Metrics::add(&self.metrics.backplane_lost, lost);
+                        warn!(
+                            room,
+                            lost, "backplane: a gap in another node's publications"
+                        );
+                    }
+                    Metrics::inc(&self.metrics.backplane_received);
+                }
+                match stamp {
+                    Some((epoch, offset)) => {
+                        let msg = StreamMsg {
+                            epoch,
+                            offset,
+                            own,
+                            frame: env.frame.to_vec(),
+                        };
+                        self.deliver_stream(room, msg, sub, hub);
+                    }
+                    None if !own => hub.deliver_remote(room, Arc::from(env.frame)),
+                    None => {}
                 }
             }
             b"subscribe" | b"unsubscribe" => {
@@ -647,12 +1064,107 @@ impl Backplane {
                         .backplane_subscriptions
                         .store(rooms, Ordering::Relaxed);
                 }
+                if kind == b"subscribe" {
+                    if let Some(room) = room(1) {
+                        if sub.wanted.contains(room) {
+                            self.on_confirmed(room, sub);
+                        }
+                    }
+                }
             }
             b"pong" => {}
             other => debug!(kind = %String::from_utf8_lossy(other), "backplane: push ignored"),
         }
         Ok(())
     }
+}
+
+/// The subscriber's state.
+#[derive(Debug, Default)]
+struct SubState {
+    wanted: HashSet<Box<str>>,
+    /// Rooms whose subscription Redis has confirmed on this connection.
+    confirmed: HashSet<Box<str>>,
+    seen: Seen,
+    /// The last offset delivered per room (`--history`).
+    last: HashMap<Box<str>, Offset>,
+    /// Rooms catching up after a reconnection: messages held until the history read answers.
+    catching: HashMap<Box<str>, Vec<StreamMsg>>,
+    /// Catch-up reads to send once the room's subscription is confirmed.
+    pending_node: HashMap<Box<str>, Offset>,
+    /// Resumes (and fresh stream joins: no epoch) waiting for the room's subscription.
+    resumes: HashMap<Box<str>, Vec<WaitingResume>>,
+}
+
+/// A member waiting for its room's subscription: the epoch it asked for (none: a fresh
+/// join) and the offset after which it wants everything.
+type WaitingResume = (Member, Option<Box<str>>, Offset);
+
+/// A message from a room's stream.
+#[derive(Debug)]
+struct StreamMsg {
+    epoch: String,
+    offset: Offset,
+    /// Published by this node (its plain members already have it).
+    own: bool,
+    frame: Vec<u8>,
+}
+
+/// `<epoch> <offset>\n<rest>`.
+fn split_stamp(b: &[u8]) -> Option<(String, Offset, &[u8])> {
+    let nl = b.iter().position(|&c| c == b'\n')?;
+    let line = std::str::from_utf8(&b[..nl]).ok()?;
+    let (epoch, offset) = line.split_once(' ')?;
+    Some((epoch.to_owned(), Offset::parse(offset)?, &b[nl + 1..]))
+}
+
+/// The range script's reply: `[epoch, [[id, [field, value, ...]], ...]]`.
+fn parse_range(reply: OwnedFrame) -> Answer {
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "an unexpected history reply");
+    let OwnedFrame::Array(mut parts) = reply else {
+        return Err(bad());
+    };
+    if parts.len() != 2 {
+        return Err(bad());
+    }
+    let entries = parts.pop().ok_or_else(bad)?;
+    let epoch = resp::bytes(&parts[0])
+        .and_then(|e| std::str::from_utf8(e).ok())
+        .ok_or_else(bad)?
+        .to_owned();
+    let OwnedFrame::Array(entries) = entries else {
+        return Err(bad());
+    };
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let OwnedFrame::Array(mut pair) = entry else {
+            return Err(bad());
+        };
+        if pair.len() != 2 {
+            return Err(bad());
+        }
+        let OwnedFrame::Array(fields) = pair.pop().ok_or_else(bad)? else {
+            return Err(bad());
+        };
+        let id = resp::bytes(&pair[0])
+            .and_then(|i| std::str::from_utf8(i).ok())
+            .and_then(Offset::parse)
+            .ok_or_else(bad)?;
+        let value = fields.get(1).and_then(resp::bytes).ok_or_else(bad)?;
+        out.push((id, value.to_vec()));
+    }
+    Ok((epoch, out))
+}
+
+/// Live messages a room holds while it catches up after a reconnection, at most.
+const MAX_HELD: usize = 100_000;
+
+/// Sends PING and waits for the answer.
+fn ping(stream: &mut TcpStream, replies: &mut resp::Replies) -> io::Result<bool> {
+    let mut out = Vec::new();
+    resp::command(&mut out, &[b"PING"]);
+    resp::send(stream, &out)?;
+    resp::check(replies.wait(stream, 1)?).map(|_| true)
 }
 
 /// The subscriber's read timeout: how soon it sees a subscription change.
@@ -669,6 +1181,17 @@ struct Envelope<'a> {
 }
 
 impl<'a> Envelope<'a> {
+    /// The sequence number of an envelope this node made.
+    fn seq_of(envelope: &[u8]) -> Option<u64> {
+        let nl = envelope.iter().position(|&b| b == b'\n')?;
+        std::str::from_utf8(&envelope[..nl])
+            .ok()?
+            .rsplit(' ')
+            .next()?
+            .parse()
+            .ok()
+    }
+
     fn parse(payload: &'a [u8]) -> Option<Self> {
         let nl = payload.iter().position(|&b| b == b'\n')?;
         let line = std::str::from_utf8(&payload[..nl]).ok()?;
@@ -889,8 +1412,10 @@ mod tests {
             bp.take_batch(&mut batch, usize::MAX, Duration::ZERO) as u64,
             kept
         );
-        let last =
-            Envelope::parse(&[&batch.last().unwrap().1[..], &[0u8; 100]].concat()).map(|e| e.seq);
+        let Some(Item::Publish(_, envelope, _)) = batch.last() else {
+            panic!("a publication")
+        };
+        let last = Envelope::parse(&[&envelope[..], &[0u8; 100]].concat()).map(|e| e.seq);
         assert_eq!(last, Some(kept));
         assert_eq!(metrics.backplane_queue_bytes.load(Ordering::Relaxed), 0);
     }

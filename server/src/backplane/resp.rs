@@ -91,6 +91,21 @@ impl Replies {
     }
 }
 
+/// Whether the peer has closed `stream` (or reset it), without waiting or consuming data.
+pub(crate) fn closed_by_peer(stream: &TcpStream) -> io::Result<bool> {
+    stream.set_nonblocking(true)?;
+    let mut b = [0u8; 1];
+    let result = match stream.peek(&mut b) {
+        Ok(0) => Ok(true),
+        Ok(_) => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
+        Err(_) => Ok(true),
+    };
+    stream.set_nonblocking(false)?;
+    result
+}
+
 /// A read timed out (`WouldBlock` on Unix, `TimedOut` on Windows).
 pub(crate) fn is_timeout(e: &io::Error) -> bool {
     matches!(

@@ -358,6 +358,10 @@ pub(crate) struct ServeArgs {
     /// ones are dropped and counted (wslens_backplane_lost_total).
     #[arg(long, default_value_t = 16 << 20, requires = "backplane")]
     pub(crate) backplane_queue: usize,
+    /// The backplane: keep each room's last N messages in a Redis Stream, so that clients
+    /// resume with ?since=<offset>&epoch=<epoch> on any node (0: no history).
+    #[arg(long, default_value_t = 0, requires = "backplane")]
+    pub(crate) history: usize,
     /// The backplane: how long Redis may take to answer before the connection is made again.
     #[arg(long, value_parser = duration, default_value = "5s", requires = "backplane")]
     pub(crate) backplane_timeout: Duration,

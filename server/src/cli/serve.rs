@@ -93,6 +93,7 @@ impl ServeArgs {
                 prefix: self.backplane_prefix.clone(),
                 queue_bytes: self.backplane_queue,
                 timeout: self.backplane_timeout,
+                history: self.history,
                 ..crate::BackplaneConfig::new(url)
             }),
             ..defaults

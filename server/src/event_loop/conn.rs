@@ -70,13 +70,85 @@ pub(super) struct Ws {
     /// with the loop's configuration is as good as another).
     pub(super) proto: Option<Box<Connection>>,
     pub(super) handler: Arc<dyn Handler>,
-    /// The `wslens.wire` tap, when the client asked for it.
-    pub(super) wire: Option<Box<WireTap>>,
+    /// The wire tap, or a place in rooms' streams: rarely either, never both, one box.
+    pub(super) extra: Option<Box<Extra>>,
     pub(super) rooms: Vec<Box<str>>,
     /// `on_close` has been called.
     pub(super) close_reported: bool,
     /// Messages received this second (`--max-messages-per-second`).
     pub(super) rate: MessageRate,
+}
+
+/// What only some connections need, boxed so that the others pay one pointer.
+pub(super) enum Extra {
+    /// The `wslens.wire` tap, when the client asked for it.
+    Wire(WireTap),
+    /// With `--history`, for a client that asked for offsets or resumes: its place in each
+    /// room's stream.
+    Stream(StreamState),
+}
+
+/// The wire tap in `extra`, if that is what it holds.
+pub(super) fn wire_of(extra: &mut Option<Box<Extra>>) -> Option<&mut WireTap> {
+    match extra.as_deref_mut() {
+        Some(Extra::Wire(w)) => Some(w),
+        _ => None,
+    }
+}
+
+/// A stream member's place in its rooms' streams (`--history`).
+pub(super) struct StreamState {
+    /// Each message stamped with `<offset> <epoch>` (subprotocol `wslens.offsets`).
+    pub(super) stamped: bool,
+    /// `?since=<offset>&epoch=<epoch>`: what the first room joined replays.
+    pub(super) resume: Option<(Offset, Box<str>)>,
+    pub(super) cursors: Vec<Cursor>,
+}
+
+/// Live messages held while a member resumes (offset, frame), and their bytes.
+pub(super) type Held = (Vec<(Offset, Arc<[u8]>)>, usize);
+
+/// One room's stream, for one member.
+pub(super) struct Cursor {
+    pub(super) room: Box<str>,
+    /// The last offset delivered: anything at or before it is a duplicate.
+    pub(super) last: Offset,
+    /// While resuming: live messages held until the missed ones are out, and their bytes.
+    pub(super) held: Option<Held>,
+}
+
+impl Ws {
+    pub(super) fn wire(&self) -> Option<&WireTap> {
+        match self.extra.as_deref() {
+            Some(Extra::Wire(w)) => Some(w),
+            _ => None,
+        }
+    }
+
+    pub(super) fn stream(&self) -> Option<&StreamState> {
+        match self.extra.as_deref() {
+            Some(Extra::Stream(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub(super) fn stream_mut(&mut self) -> Option<&mut StreamState> {
+        match self.extra.as_deref_mut() {
+            Some(Extra::Stream(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// This connection as a room member.
+    pub(super) fn member(&self, loop_id: usize, key: usize, id: u64) -> Member {
+        Member {
+            loop_id,
+            key,
+            id,
+            stream: self.stream().is_some(),
+            stamped: self.stream().is_some_and(|s| s.stamped),
+        }
+    }
 }
 
 /// Where parked protocol states come from and go back to. The boxes are kept as boxes: they
@@ -227,16 +299,12 @@ impl EventLoop {
                 .release(conn.info.peer.ip(), self.now());
         }
         if let Phase::Ws(ws) = &mut conn.phase {
-            if let Some(tap) = &ws.wire {
+            if let Some(tap) = ws.wire() {
                 self.shared.transcripts.close(&tap.session);
             }
             Metrics::dec(&metrics.open_websockets);
             metrics.closed(code.0);
-            let member = Member {
-                loop_id: self.id,
-                key,
-                id: conn.info.id,
-            };
+            let member = ws.member(self.id, key, conn.info.id);
             for room in ws.rooms.drain(..) {
                 self.shared.hub.leave(&room, member);
             }

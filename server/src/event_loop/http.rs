@@ -141,9 +141,40 @@ impl EventLoop {
                 return;
             }
         };
-        let chosen = negotiate_protocol(&request.protocols, handler.protocols());
+        let history = self
+            .shared
+            .hub
+            .backplane
+            .as_ref()
+            .is_some_and(|b| b.history() > 0);
+        // `wslens.offsets` means something only with `--history`: without, it is declined.
+        let offered: Vec<&'static str> = handler
+            .protocols()
+            .iter()
+            .copied()
+            .filter(|p| history || *p != crate::OFFSETS_PROTOCOL)
+            .collect();
+        let chosen = negotiate_protocol(&request.protocols, &offered);
         // The handler's own `&'static str`, so the connection keeps no copy.
-        let protocol = chosen.and_then(|c| handler.protocols().iter().copied().find(|p| *p == c));
+        let protocol = chosen.and_then(|c| offered.iter().copied().find(|p| *p == c));
+        let stamped = protocol == Some(crate::OFFSETS_PROTOCOL);
+        // `?since=<offset>&epoch=<epoch>`: resume (with `--history`). An offset that does not
+        // parse is one the history cannot have, and is told so.
+        let resume = request
+            .query_param("since")
+            .filter(|_| history)
+            .map(|since| {
+                let since = crate::backplane::Offset::parse(&since).unwrap_or_default();
+                let epoch = request.query_param("epoch").unwrap_or_default();
+                (since, epoch.into_boxed_str())
+            });
+        let stream = (stamped || resume.is_some()).then(|| {
+            Box::new(Extra::Stream(StreamState {
+                stamped,
+                resume,
+                cursors: Vec::new(),
+            }))
+        });
         let mut ws = Connection::from_request(self.spares.config.clone(), request);
         let accepted = ws.accept(&AcceptOptions {
             protocol,
@@ -172,17 +203,17 @@ impl EventLoop {
             transcripts.open(&session, Instant::now());
             transcripts.push(&session, &record);
             let _ = ws.send_text(&record);
-            Box::new(WireTap {
+            Box::new(Extra::Wire(WireTap {
                 read: Vec::new(),
                 session: session.into(),
                 opened: now,
-            })
+            }))
         });
         // The 101 response stays in the protocol's output, ahead of anything `on_open` sends.
         let mut state = Ws {
             proto: Some(Box::new(ws)),
             handler,
-            wire,
+            extra: wire.or(stream),
             rooms: Vec::new(),
             close_reported: false,
             rate: MessageRate::default(),

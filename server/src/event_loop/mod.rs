@@ -23,6 +23,7 @@ use conn::*;
 use write::*;
 use ws::*;
 
+use crate::backplane::Offset;
 use crate::handler::{Action, ConnInfo, Ctx, Handler, Message};
 use crate::hub::{lock, Cmd, Member};
 use crate::limits::{MessageRate, Refusal};

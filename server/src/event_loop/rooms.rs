@@ -8,9 +8,101 @@ impl EventLoop {
         for cmd in cmds {
             match cmd {
                 Cmd::Deliver { frame, to } => self.deliver(&frame, &to, now),
+                Cmd::DeliverStream {
+                    room,
+                    offset,
+                    frame,
+                    to,
+                } => self.deliver_stream(&room, offset, &frame, &to, now),
+                Cmd::Resumed {
+                    key,
+                    id,
+                    room,
+                    notice,
+                    frames,
+                } => self.resumed(key, id, &room, notice.as_ref(), frames, now),
             }
         }
         self.run_actions(now);
+    }
+
+    /// The stream member's cursor in `room`, if `key` is still connection `id`.
+    fn cursor(&mut self, key: usize, id: u64, room: &str) -> Option<&mut Cursor> {
+        let conn = self.conns.get_mut(key).filter(|c| c.info.id == id)?;
+        let Phase::Ws(ws) = &mut conn.phase else {
+            return None;
+        };
+        ws.stream_mut()?
+            .cursors
+            .iter_mut()
+            .find(|c| *c.room == *room)
+    }
+
+    /// A message of a room's stream: each member gets it once, in offset order; one that is
+    /// resuming holds it until its missed messages are out.
+    fn deliver_stream(
+        &mut self,
+        room: &str,
+        offset: Offset,
+        frame: &Arc<[u8]>,
+        to: &[(usize, u64)],
+        now: Ms,
+    ) {
+        let cap = self.shared.config.max_backpressure;
+        for &(key, id) in to {
+            let Some(cursor) = self.cursor(key, id, room) else {
+                continue;
+            };
+            match &mut cursor.held {
+                Some((held, bytes)) => {
+                    held.push((offset, frame.clone()));
+                    *bytes += frame.len();
+                    if *bytes > cap {
+                        Metrics::inc(&self.shared.metrics.backpressure_events);
+                        self.begin_close(
+                            key,
+                            CloseCode::POLICY_VIOLATION,
+                            "receiver too slow",
+                            now,
+                        );
+                    }
+                }
+                None if offset <= cursor.last => {}
+                None => {
+                    cursor.last = offset;
+                    self.deliver(frame, &[(key, id)], now);
+                }
+            }
+        }
+    }
+
+    /// A resuming member's answer: the notice, the missed messages, then those held.
+    fn resumed(
+        &mut self,
+        key: usize,
+        id: u64,
+        room: &str,
+        notice: Option<&Arc<[u8]>>,
+        frames: Vec<(Offset, Arc<[u8]>)>,
+        now: Ms,
+    ) {
+        let Some(cursor) = self.cursor(key, id, room) else {
+            return;
+        };
+        let (held, _) = cursor.held.take().unwrap_or_default();
+        let mut out = Vec::with_capacity(frames.len() + held.len());
+        for (offset, frame) in frames.into_iter().chain(held) {
+            if offset > cursor.last {
+                cursor.last = offset;
+                out.push(frame);
+            }
+        }
+        if let Some(notice) = notice {
+            self.deliver(notice, &[(key, id)], now);
+        }
+        for frame in &out {
+            self.deliver(frame, &[(key, id)], now);
+        }
     }
 
     /// Queues a shared frame on each open connection of `to`; a receiver past its

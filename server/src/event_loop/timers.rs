@@ -113,7 +113,7 @@ impl EventLoop {
         let proto = self.spares.proto(ws);
         let before = proto.pending_output().len();
         let _ = proto.close(code, reason);
-        if let (Some(tap), Some(proto)) = (ws.wire.as_mut(), ws.proto.as_mut()) {
+        if let (Some(tap), Some(proto)) = (wire_of(&mut ws.extra), ws.proto.as_mut()) {
             // The tap's transcript gets the server's close frame (the socket no longer can).
             tap.record(proto, before, &self.shared.transcripts, now);
         }

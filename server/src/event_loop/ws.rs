@@ -69,18 +69,19 @@ impl EventLoop {
         };
         self.spares.proto(ws);
         // The wire tap needs the bytes as they arrived, before `read` unmasks them in place.
-        let raw = ws.wire.as_ref().map(|_| input.to_vec());
+        let raw = ws.wire().map(|_| input.to_vec());
         while pos < input.len() {
             let Ws {
                 proto: Some(proto),
                 handler,
-                wire,
+                extra,
                 rate,
                 ..
             } = ws
             else {
                 break;
             };
+            let mut wire = wire_of(extra);
             let last_message = conn.last_message;
             let out_before = proto.pending_output().len();
             // Only for the first message of this input (later ones queue and leave together)
@@ -144,10 +145,9 @@ impl EventLoop {
             let actions = std::mem::take(&mut self.actions);
             for (key, action) in actions {
                 // A publication outlives its sender (a leave notice is sent as it goes).
-                let member = self.conns.get(key).map(|c| Member {
-                    loop_id: self.id,
-                    key,
-                    id: c.info.id,
+                let member = self.conns.get(key).and_then(|c| match &c.phase {
+                    Phase::Ws(ws) => Some(ws.member(self.id, key, c.info.id)),
+                    _ => None,
                 });
                 match action {
                     Action::Publish {
@@ -163,6 +163,26 @@ impl EventLoop {
                         let Some(member) = member else { continue };
                         if let Some(Phase::Ws(ws)) = self.conns.get_mut(key).map(|c| &mut c.phase) {
                             if !ws.rooms.iter().any(|r| **r == *room) {
+                                let resume = ws.stream_mut().map(|s| {
+                                    let resume = s.resume.take();
+                                    // Live messages wait until the history read answers.
+                                    s.cursors.push(Cursor {
+                                        room: room.as_str().into(),
+                                        last: resume.as_ref().map_or(Offset::default(), |r| r.0),
+                                        held: Some((Vec::new(), 0)),
+                                    });
+                                    resume
+                                });
+                                if let (Some(resume), Some(bp)) =
+                                    (resume, &self.shared.hub.backplane)
+                                {
+                                    match resume {
+                                        Some((since, epoch)) => {
+                                            bp.resume(&room, member, &epoch, since)
+                                        }
+                                        None => bp.joined(&room, member),
+                                    }
+                                }
                                 self.shared.hub.join(&room, member);
                                 ws.rooms.push(room.into());
                             }
@@ -172,6 +192,9 @@ impl EventLoop {
                         let Some(member) = member else { continue };
                         if let Some(Phase::Ws(ws)) = self.conns.get_mut(key).map(|c| &mut c.phase) {
                             ws.rooms.retain(|r| **r != *room);
+                            if let Some(s) = ws.stream_mut() {
+                                s.cursors.retain(|c| *c.room != *room);
+                            }
                         }
                         self.shared.hub.leave(&room, member);
                     }

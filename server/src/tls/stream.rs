@@ -297,8 +297,13 @@ mod tests {
     use std::net::TcpListener;
     use std::sync::atomic::Ordering::Relaxed;
 
+    /// A file of its own for each call: tests run side by side in one process, and two
+    /// writing the same `ca.pem` made one trust the other's certificate (seen under Wine as
+    /// `InvalidCertificate(BadSignature)`).
     fn temp(name: &str, contents: &[u8]) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("wslens-tls-unit-{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("wslens-tls-unit-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(name);
         std::fs::write(&path, contents).unwrap();
