@@ -21,6 +21,10 @@ pub fn main() -> ! {
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A log line that cannot be written (stderr is a pipe whose reader is gone) is lost,
+        // not reported with `eprintln!`, which panics on a closed stderr: that killed the
+        // thread that had logged, the signal handler's among them, and SIGTERM went unheard.
+        .log_internal_errors(false)
         .init();
     let cli = Cli::parse();
     let code = match cli.command {
