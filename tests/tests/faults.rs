@@ -1,6 +1,6 @@
 //! Faults a production server meets: its open-file limit reached (and recovery when clients
-//! leave), a client that sends its close and half-closes its socket, and a reset in the middle
-//! of a 16 MiB frame.
+//! leave), a client that sends its close and half-closes its socket, a reset in the middle
+//! of a 16 MiB frame, and writes that return `EAGAIN` for seconds.
 #![cfg(target_os = "linux")]
 
 use std::io::Write;
@@ -119,4 +119,36 @@ fn a_reset_in_the_middle_of_a_16_mib_frame_frees_the_connection() {
         c.recv().unwrap(),
         OwnedEvent::Text("after the resets".into())
     );
+}
+
+#[test]
+fn writes_that_would_block_for_seconds_finish_intact_and_block_no_one_else() {
+    let server = Server::start(&["--threads", "1"]);
+    let mut slow = server.connect("/echo");
+    // A small receive buffer: the 8 MiB echo cannot fit in the kernel's buffers (this one and
+    // the server's send buffer, a few MiB at most), so the server's writes return EAGAIN for
+    // as long as this client does not read.
+    socket2::SockRef::from(&*slow.stream())
+        .set_recv_buffer_size(64 << 10)
+        .unwrap();
+    let big: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
+    slow.send_binary(&big);
+    // Three seconds of EAGAIN; the one loop thread keeps serving another client meanwhile.
+    let mut other = server.connect("/echo");
+    let until = Instant::now() + Duration::from_secs(3);
+    let mut echoes = 0;
+    while Instant::now() < until {
+        other.send_text(&format!("m{echoes}"));
+        assert_eq!(other.recv().unwrap(), OwnedEvent::Text(format!("m{echoes}")));
+        echoes += 1;
+    }
+    assert!(echoes > 100, "only {echoes} echoes while the other client's writes were blocked");
+    assert!(
+        server.metric("wslens_backpressure_events_total") >= 1,
+        "the server saw the slow client's backlog"
+    );
+    // Now it reads: the whole message, byte for byte, and the connection still works.
+    assert_eq!(slow.recv().unwrap(), OwnedEvent::Binary(big));
+    slow.send_text("still here");
+    assert_eq!(slow.recv().unwrap(), OwnedEvent::Text("still here".into()));
 }
