@@ -6,7 +6,8 @@
 #   - Debian's chromium (apt) and the npm packages ws + playwright-core in tests/node
 #   - Autobahn|Testsuite 0.8.2 in target/autobahn-py2
 #   - wasm-bindgen-cli and wasm-pack (cargo install), Debian's chromium-driver
-#   - Debian's redis-server (the backplane tests run their own instances)
+#   - Debian's redis-server (the backplane tests run their own instances) and faketime
+#     (libfaketime: the clock-jump test)
 #   - Debian's wine64 and MinGW-w64, and the x86_64-pc-windows-gnu target (tests/wine/run.sh)
 #
 #   bash scripts/test.sh
@@ -21,10 +22,10 @@ step "toolchain targets and the wasm tools"
 . scripts/wasm.sh
 ensure_wasm_tools
 
-step "Debian's redis-server (the backplane tests start their own, on a free loopback port)"
-if ! command -v redis-server >/dev/null; then
+step "Debian's redis-server (the backplane tests start their own, on a free loopback port) and faketime"
+if ! command -v redis-server >/dev/null || ! command -v faketime >/dev/null; then
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server faketime >/dev/null
 fi
 # (The package's own service, if the install started one, is not used: each test starts and
 # stops its own redis-server by PID.)
