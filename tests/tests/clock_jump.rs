@@ -32,7 +32,14 @@ fn wall_clock_jumps_forward_and_back_do_not_move_an_idle_timeout() {
     let port = wslens_e2e::free_port();
     let mut child = Command::new(wslens_e2e::binary())
         .args(["serve", "--port", &port.to_string(), "--threads", "1"])
-        .args(["--ping-interval", "0", "--idle-timeout", "2s", "--www", "/nonexistent"])
+        .args([
+            "--ping-interval",
+            "0",
+            "--idle-timeout",
+            "2s",
+            "--www",
+            "/nonexistent",
+        ])
         .env("LD_PRELOAD", libfaketime())
         .env("FAKETIME_TIMESTAMP_FILE", &shift)
         .env("FAKETIME_NO_CACHE", "1")
@@ -47,7 +54,10 @@ fn wall_clock_jumps_forward_and_back_do_not_move_an_idle_timeout() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let maps = std::fs::read_to_string(format!("/proc/{}/maps", child.id())).unwrap();
-    assert!(maps.contains("libfaketime"), "the server runs under libfaketime");
+    assert!(
+        maps.contains("libfaketime"),
+        "the server runs under libfaketime"
+    );
 
     let (mut c, _) = Client::connect(port, "/echo", &[]).expect("connect");
     let opened = Instant::now();
@@ -65,8 +75,14 @@ fn wall_clock_jumps_forward_and_back_do_not_move_an_idle_timeout() {
             reason: "idle timeout".into()
         }
     );
-    assert!(at >= Duration::from_millis(1900), "closed after {at:?}: the forward jump moved it");
-    assert!(at < Duration::from_secs(8), "closed after {at:?}: the backward jump moved it");
+    assert!(
+        at >= Duration::from_millis(1900),
+        "closed after {at:?}: the forward jump moved it"
+    );
+    assert!(
+        at < Duration::from_secs(8),
+        "closed after {at:?}: the backward jump moved it"
+    );
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);

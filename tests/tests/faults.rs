@@ -139,10 +139,16 @@ fn writes_that_would_block_for_seconds_finish_intact_and_block_no_one_else() {
     let mut echoes = 0;
     while Instant::now() < until {
         other.send_text(&format!("m{echoes}"));
-        assert_eq!(other.recv().unwrap(), OwnedEvent::Text(format!("m{echoes}")));
+        assert_eq!(
+            other.recv().unwrap(),
+            OwnedEvent::Text(format!("m{echoes}"))
+        );
         echoes += 1;
     }
-    assert!(echoes > 100, "only {echoes} echoes while the other client's writes were blocked");
+    assert!(
+        echoes > 100,
+        "only {echoes} echoes while the other client's writes were blocked"
+    );
     assert!(
         server.metric("wslens_backpressure_events_total") >= 1,
         "the server saw the slow client's backlog"
