@@ -316,7 +316,9 @@ fn bench_checks_every_echo_and_reports_json() {
     assert_eq!(field("rate"), 2000.0, "{json}");
     assert!(field("messages") > 0.0, "{json}");
     assert!(
-        field("messages") <= 2000.0 * field("seconds") + 1.0,
+        // (`seconds` is printed to the millisecond, so up to 2 messages of rounding, and
+        // each of the 10 connections may have one send in progress at the end.)
+        field("messages") <= 2000.0 * (field("seconds") + 0.001) + 10.0,
         "{json}"
     );
     assert_eq!(field("mismatches"), 0.0, "{json}");
