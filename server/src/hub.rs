@@ -37,13 +37,20 @@ pub(crate) enum Cmd {
         to: Vec<(usize, u64)>,
     },
     /// A resuming member's missed messages (after `notice`), then what waited behind them.
-    Resumed {
-        key: usize,
-        id: u64,
-        room: Box<str>,
-        notice: Option<Arc<[u8]>>,
-        frames: Vec<(Offset, Arc<[u8]>)>,
-    },
+    Resumed(Handover),
+}
+
+/// What a stream member that resumes (or joined afresh) is handed once its room's history
+/// has been read.
+#[derive(Debug)]
+pub(crate) struct Handover {
+    pub(crate) key: usize,
+    pub(crate) id: u64,
+    pub(crate) room: Box<str>,
+    pub(crate) notice: Option<Arc<[u8]>>,
+    /// Nothing at or before this offset is for the member (its join came after it).
+    pub(crate) after: Offset,
+    pub(crate) frames: Vec<(Offset, Arc<[u8]>)>,
 }
 
 /// One event loop as other threads see it.
@@ -235,7 +242,14 @@ impl Hub {
         let mut notice = Vec::with_capacity(header.encoded_len() + text.len());
         header.encode_into(&mut notice);
         notice.extend_from_slice(text.as_bytes());
-        self.hand_over(member, room, Some(notice.into()), epoch, frames);
+        self.hand_over(
+            member,
+            room,
+            Some(notice.into()),
+            Offset::default(),
+            epoch,
+            frames,
+        );
     }
 
     /// Hands a stream member that joined afresh what was published between its join and its
@@ -244,10 +258,11 @@ impl Hub {
         &self,
         member: Member,
         room: &str,
+        after: Offset,
         epoch: &str,
         frames: Vec<(Offset, Vec<u8>)>,
     ) {
-        self.hand_over(member, room, None, epoch, frames);
+        self.hand_over(member, room, None, after, epoch, frames);
     }
 
     fn hand_over(
@@ -255,6 +270,7 @@ impl Hub {
         member: Member,
         room: &str,
         notice: Option<Arc<[u8]>>,
+        after: Offset,
         epoch: &str,
         frames: Vec<(Offset, Vec<u8>)>,
     ) {
@@ -272,13 +288,14 @@ impl Hub {
         let Some(handle) = self.loops.get(member.loop_id) else {
             return;
         };
-        lock(&handle.inbox).push(Cmd::Resumed {
+        lock(&handle.inbox).push(Cmd::Resumed(Handover {
             key: member.key,
             id: member.id,
             room: room.into(),
             notice,
+            after,
             frames,
-        });
+        }));
         let _ = handle.poller.notify();
     }
 

@@ -850,10 +850,9 @@ impl Backplane {
                 }
                 Some((member, None)) if query.since.is_none() => match answer {
                     // A fresh join: from where the stream ended, once subscribed.
-                    Ok((epoch, top)) => {
+                    Ok((_, top)) => {
                         let since = top.first().map_or(Offset::default(), |(o, _)| *o);
                         let room = query.room.clone();
-                        let _ = epoch;
                         self.resume_when_subscribed(sub, room, member, None, since);
                     }
                     Err(e) => {
@@ -888,7 +887,7 @@ impl Backplane {
                                 Envelope::parse(&inner).map(|env| (offset, env.frame.to_vec()))
                             })
                             .collect();
-                        hub.joined(member, room, &epoch, frames);
+                        hub.joined(member, room, since, &epoch, frames);
                     }
                     Ok((epoch, entries)) => {
                         let frames = entries

@@ -14,13 +14,7 @@ impl EventLoop {
                     frame,
                     to,
                 } => self.deliver_stream(&room, offset, &frame, &to, now),
-                Cmd::Resumed {
-                    key,
-                    id,
-                    room,
-                    notice,
-                    frames,
-                } => self.resumed(key, id, &room, notice.as_ref(), frames, now),
+                Cmd::Resumed(handover) => self.resumed(handover, now),
             }
         }
         self.run_actions(now);
@@ -77,18 +71,19 @@ impl EventLoop {
     }
 
     /// A resuming member's answer: the notice, the missed messages, then those held.
-    fn resumed(
-        &mut self,
-        key: usize,
-        id: u64,
-        room: &str,
-        notice: Option<&Arc<[u8]>>,
-        frames: Vec<(Offset, Arc<[u8]>)>,
-        now: Ms,
-    ) {
-        let Some(cursor) = self.cursor(key, id, room) else {
+    fn resumed(&mut self, handover: crate::hub::Handover, now: Ms) {
+        let crate::hub::Handover {
+            key,
+            id,
+            room,
+            notice,
+            after,
+            frames,
+        } = handover;
+        let Some(cursor) = self.cursor(key, id, &room) else {
             return;
         };
+        cursor.last = cursor.last.max(after);
         let (held, _) = cursor.held.take().unwrap_or_default();
         let mut out = Vec::with_capacity(frames.len() + held.len());
         for (offset, frame) in frames.into_iter().chain(held) {
@@ -97,7 +92,7 @@ impl EventLoop {
                 out.push(frame);
             }
         }
-        if let Some(notice) = notice {
+        if let Some(notice) = &notice {
             self.deliver(notice, &[(key, id)], now);
         }
         for frame in &out {
