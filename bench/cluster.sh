@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The backplane's fan-out benchmark: one sender and 900 receivers in /broadcast, first on one
 # `wslens serve` (no Redis), then spread over three nodes sharing a real redis-server
-# (`--backplane`): the sender on node 1, 300 receivers on each node. Same generator, same
+# (`--backplane`): the sender on node 1, 300 receivers on each node; then the same with
+# `--history 1000`. Same generator, same
 # run, so the cross-node ÷ single-node ratio is what to read (this machine has 2 cores for
 # 3 nodes + Redis + the generator). Redis's own `INFO commandstats` shows how many PUBLISHes
 # the run cost against the messages sent.
@@ -77,6 +78,19 @@ json="$(run_bench cluster "$first" "ws://127.0.0.1:${ports[0]}/broadcast" \
   --receivers-url "ws://127.0.0.1:${ports[2]}/broadcast")"
 after="$(publishes || echo 0)"
 printf 'three nodes over Redis\t%s\t%s\t%s\n' "${before:-0}" "${after:-0}" "$json" | tee -a "$results"
+for p in "${pids[@]:2}"; do kill "$p" 2>/dev/null || true; done
+
+# The same three nodes with --history 1000: each message is one script (XADD + PUBLISH).
+ports=()
+for _ in 1 2 3; do
+  p="$(free_port)"; start_node "$p" --backplane "redis://127.0.0.1:$redis_port" --history 1000; ports+=("$p")
+done
+first="${pids[-3]}"
+json="$(run_bench history "$first" "ws://127.0.0.1:${ports[0]}/broadcast" \
+  --receivers-url "ws://127.0.0.1:${ports[0]}/broadcast" \
+  --receivers-url "ws://127.0.0.1:${ports[1]}/broadcast" \
+  --receivers-url "ws://127.0.0.1:${ports[2]}/broadcast")"
+printf 'three nodes, --history 1000\t0\t0\t%s\n' "$json" | tee -a "$results"
 
 python3 - "$results" <<'PY'
 import json, sys
