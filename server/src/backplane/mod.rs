@@ -1418,4 +1418,59 @@ mod tests {
         assert_eq!(last, Some(kept));
         assert_eq!(metrics.backplane_queue_bytes.load(Ordering::Relaxed), 0);
     }
+
+    /// A server frame as `Hub::publish` encodes it.
+    fn frame(text: bool, payload: &[u8]) -> Vec<u8> {
+        let op = if text {
+            wslens::OpCode::Text
+        } else {
+            wslens::OpCode::Binary
+        };
+        let header = wslens::FrameHeader::new(op, payload.len() as u64);
+        let mut f = Vec::new();
+        header.encode_into(&mut f);
+        f.extend_from_slice(payload);
+        f
+    }
+
+    proptest::proptest! {
+        /// Every envelope a node makes parses back to its parts (7-, 16- and 64-bit lengths).
+        #[test]
+        fn envelopes_round_trip(
+            node in "[0-9a-f]{16}",
+            seq in 1u64..u64::MAX,
+            text in proptest::bool::ANY,
+            len in proptest::prop_oneof![0usize..126, 126usize..70_000],
+        ) {
+            let payload: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            let f = frame(text, &payload);
+            let mut env = format!("wslens1 {node} {seq}\n").into_bytes();
+            env.extend_from_slice(&f);
+            let parsed = Envelope::parse(&env).expect("parses");
+            proptest::prop_assert_eq!(parsed.node, node.as_bytes());
+            proptest::prop_assert_eq!(parsed.seq, seq);
+            proptest::prop_assert_eq!(parsed.frame, &f[..]);
+            proptest::prop_assert_eq!(Envelope::seq_of(&env), Some(seq));
+        }
+
+        /// Anything from Redis is parsed without panicking; what passes is one whole frame.
+        #[test]
+        fn arbitrary_payloads_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            if let Some(env) = Envelope::parse(&data) {
+                proptest::prop_assert!(server_frame_is_whole(env.frame));
+            }
+            let _ = split_stamp(&data);
+            let _ = Envelope::seq_of(&data);
+        }
+
+        /// Stamps (`<epoch> <offset>`) parse back.
+        #[test]
+        fn stamps_round_trip(epoch in "[0-9a-f]{1,20}", ms in proptest::num::u64::ANY, n in proptest::num::u64::ANY) {
+            let line = format!("{epoch} {ms}-{n}\nrest");
+            let (e, o, rest) = split_stamp(line.as_bytes()).expect("parses");
+            proptest::prop_assert_eq!(e, epoch);
+            proptest::prop_assert_eq!(o, Offset(ms, n));
+            proptest::prop_assert_eq!(rest, b"rest");
+        }
+    }
 }

@@ -182,4 +182,54 @@ mod tests {
         assert!(r.next_buffered().is_err());
         assert!(check(OwnedFrame::Error("ERR nope".into())).is_err());
     }
+
+    proptest::proptest! {
+        /// Pushes as Redis sends them, cut into chunks anywhere, come out whole and in order.
+        #[test]
+        fn pushes_survive_any_chunking(
+            payloads in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..300), 1..8),
+            cuts in proptest::collection::vec(1usize..64, 1..40),
+        ) {
+            let mut wire = Vec::new();
+            for p in &payloads {
+                command(&mut wire, &[b"message", b"wslens:room:r", p]);
+            }
+            let mut r = Replies::new(1 << 20);
+            let mut got = Vec::new();
+            let mut at = 0;
+            for cut in cuts.iter().cycle() {
+                if at >= wire.len() {
+                    break;
+                }
+                let end = (at + cut).min(wire.len());
+                r.buf.extend_from_slice(&wire[at..end]);
+                at = end;
+                while let Some(f) = r.next_buffered().unwrap() {
+                    got.push(f);
+                }
+            }
+            proptest::prop_assert_eq!(got.len(), payloads.len());
+            for (f, p) in got.iter().zip(&payloads) {
+                let OwnedFrame::Array(parts) = f else { panic!("not an array") };
+                proptest::prop_assert_eq!(bytes(&parts[2]), Some(&p[..]));
+            }
+        }
+
+        /// Whatever arrives, decoding never panics and never holds more than the cap.
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..2000)) {
+            let mut r = Replies::new(512);
+            r.buf.extend_from_slice(&data);
+            loop {
+                match r.next_buffered() {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => {
+                        proptest::prop_assert!(r.buf.len() <= 512);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+    }
 }
