@@ -240,8 +240,7 @@ impl Hub {
         let text = crate::backplane::resume_notice(room, epoch, outcome.map(|()| frames.len()));
         let header = wslens::FrameHeader::new(wslens::OpCode::Text, text.len() as u64);
         let mut notice = Vec::with_capacity(header.encoded_len() + text.len());
-        header.encode_into(&mut notice);
-        notice.extend_from_slice(text.as_bytes());
+        wslens::frame::encode_frame(&mut notice, &header, text.as_bytes());
         self.hand_over(
             member,
             room,
@@ -341,14 +340,9 @@ impl Hub {
 /// `frame` (a whole unmasked server frame, checked by the backplane) with its payload
 /// prefixed by `<offset> <epoch>\n`: the form `wslens.offsets` clients get.
 fn stamp(frame: &[u8], offset: Offset, epoch: &str) -> Vec<u8> {
-    let header_len = match frame.get(1).map(|b| b & 0x7f) {
-        Some(126) => 4,
-        Some(127) => 10,
-        _ => 2,
-    };
-    let op = wslens::OpCode::from_u8(frame[0] & 0x0f).unwrap_or(wslens::OpCode::Binary);
+    let (op, payload) =
+        crate::backplane::server_frame(frame).unwrap_or((wslens::OpCode::Binary, &[]));
     let line = format!("{offset} {epoch}\n");
-    let payload = frame.get(header_len..).unwrap_or_default();
     let header = wslens::FrameHeader::new(op, (line.len() + payload.len()) as u64);
     let mut out = Vec::with_capacity(header.encoded_len() + line.len() + payload.len());
     header.encode_into(&mut out);

@@ -205,6 +205,21 @@ impl Drop for Server {
     }
 }
 
+/// Waits (20 s at most) until a server started outside [`Server`] answers `/healthz` on `port`.
+pub fn wait_healthz(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !matches!(
+        http(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+        Ok((200, _, _))
+    ) {
+        assert!(
+            Instant::now() < deadline,
+            "no /healthz on port {port} in 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A TCP connection to 127.0.0.1:`port` from `source` (any 127.0.0.0/8 address).
 pub fn connect_from(source: Ipv4Addr, port: u16) -> io::Result<TcpStream> {
     use socket2::{Domain, Socket, Type};

@@ -27,6 +27,15 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     panic!("not within 10 s: {what}");
 }
 
+/// Waits until each node has subscribed to its one room.
+fn subscribed(nodes: &[&Server]) {
+    for n in nodes {
+        eventually("subscribed", || {
+            n.metric("wslens_backplane_subscriptions") == 1
+        });
+    }
+}
+
 fn text(c: &mut Client) -> String {
     match c.recv().expect("a message") {
         OwnedEvent::Text(t) => t,
@@ -139,11 +148,7 @@ fn broadcast_crosses_nodes_and_binary_stays_byte_exact() {
     let (a, b) = (node(&redis.url(), &[]), node(&redis.url(), &[]));
     let mut on_a = a.connect("/broadcast");
     let mut on_b = b.connect("/broadcast");
-    for n in [&a, &b] {
-        eventually("subscribed", || {
-            n.metric("wslens_backplane_subscriptions") == 1
-        });
-    }
+    subscribed(&[&a, &b]);
     let big: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
     on_a.send_binary(&big);
     assert_eq!(on_b.recv().unwrap(), OwnedEvent::Binary(big.clone()));
@@ -157,11 +162,7 @@ fn redis_killed_mid_run_local_rooms_go_on_the_nodes_come_back_and_losses_are_cou
     let mut a1 = a.connect("/chat/k");
     let mut a2 = a.connect("/chat/k");
     let mut b1 = b.connect("/chat/k");
-    for n in [&a, &b] {
-        eventually("subscribed", || {
-            n.metric("wslens_backplane_subscriptions") == 1
-        });
-    }
+    subscribed(&[&a, &b]);
     a1.send_text("before");
     for c in [&mut a1, &mut a2, &mut b1] {
         assert_eq!(message(c), "before");
@@ -224,11 +225,7 @@ fn a_node_killed_does_not_stop_the_others() {
     let mut on_a = a.connect("/chat/z");
     let mut on_b = b.connect("/chat/z");
     let _on_c = c.connect("/chat/z");
-    for n in [&a, &b, &c] {
-        eventually("subscribed", || {
-            n.metric("wslens_backplane_subscriptions") == 1
-        });
-    }
+    subscribed(&[&a, &b, &c]);
     c.signal("KILL");
     on_a.send_text("still here");
     assert_eq!(message(&mut on_b), "still here");
@@ -258,9 +255,7 @@ fn redis_absent_at_start_the_node_serves_local_rooms_and_connects_once_it_appear
     }
     let other = node(&redis.url(), &[]);
     let mut far = other.connect("/chat/alone");
-    eventually("subscribed", || {
-        other.metric("wslens_backplane_subscriptions") == 1
-    });
+    subscribed(&[&other]);
     far.send_text("from far");
     assert_eq!(message(&mut c1), "from far");
 }
@@ -363,11 +358,7 @@ fn with_history_a_client_resumes_on_another_node_with_no_gap_and_no_duplicate() 
     let b = node(&redis.url(), &["--history", "100"]);
     let mut sender = a.connect("/chat/h");
     let mut reader = stamped_member(&b, "h", None);
-    for n in [&a, &b] {
-        eventually("subscribed", || {
-            n.metric("wslens_backplane_subscriptions") == 1
-        });
-    }
+    subscribed(&[&a, &b]);
     // Its own join notice comes stamped: the epoch and the offset to resume from.
     let (_, epoch, join) = stamped(&mut reader);
     assert!(join.contains(r#""event":"join""#), "{join}");
@@ -424,13 +415,11 @@ fn with_history_a_client_resumes_on_another_node_with_no_gap_and_no_duplicate() 
 
 #[test]
 fn a_resume_past_the_history_or_from_another_epoch_is_told_so() {
-    let redis = Redis::start();
+    let mut redis = Redis::start();
     let n = node(&redis.url(), &["--history", "3"]);
     let mut sender = n.connect("/chat/t");
     let mut reader = stamped_member(&n, "t", None);
-    eventually("subscribed", || {
-        n.metric("wslens_backplane_subscriptions") == 1
-    });
+    subscribed(&[&n]);
     let (first, epoch, _) = stamped(&mut reader);
     // MAXLEN ~ 3 trims whole macro-nodes: enough messages that the first is surely gone.
     for k in 0..500 {
@@ -462,8 +451,25 @@ fn a_resume_past_the_history_or_from_another_epoch_is_told_so() {
     for c in [&mut late, &mut other] {
         assert_eq!(stamped_message(c).2, "live");
     }
-    // Redis loses everything (a restart without persistence): the room gets a new epoch.
-    drop(redis);
+    // Redis loses everything (a restart without persistence): the room's stream starts a new
+    // epoch, and a resume from the old one is told so, with the new epoch.
+    redis.kill9();
+    redis.restart();
+    eventually("connected again", || {
+        n.metric("wslens_backplane_connected") == 1
+    });
+    subscribed(&[&n]);
+    let mut after_restart = stamped_member(&n, "t", Some((&first, &epoch)));
+    let notice: serde_json::Value = serde_json::from_str(&text(&mut after_restart)).unwrap();
+    assert_eq!(
+        (notice["ok"].as_bool(), notice["reason"].as_str()),
+        (Some(false), Some("epoch"))
+    );
+    assert_ne!(
+        notice["epoch"],
+        epoch.as_str(),
+        "a new epoch after Redis lost the stream"
+    );
 }
 
 #[test]
@@ -473,11 +479,7 @@ fn with_history_a_redis_outage_loses_nothing_for_stream_members() {
     let b = node(&redis.url(), &["--history", "1000"]);
     let mut sender = a.connect("/chat/o");
     let mut reader = stamped_member(&b, "o", None);
-    for n in [&a, &b] {
-        eventually("subscribed", || {
-            n.metric("wslens_backplane_subscriptions") == 1
-        });
-    }
+    subscribed(&[&a, &b]);
     sender.send_text("before");
     assert_eq!(stamped_message(&mut reader).2, "before");
     redis.kill9();

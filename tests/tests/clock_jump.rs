@@ -48,11 +48,7 @@ fn wall_clock_jumps_forward_and_back_do_not_move_an_idle_timeout() {
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn wslens");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while wslens_e2e::http(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wslens_e2e::wait_healthz(port);
     let maps = std::fs::read_to_string(format!("/proc/{}/maps", child.id())).unwrap();
     assert!(
         maps.contains("libfaketime"),

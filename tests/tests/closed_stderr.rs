@@ -16,11 +16,7 @@ fn sigterm_is_heard_after_the_log_readers_are_gone() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn wslens");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while wslens_e2e::http(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wslens_e2e::wait_healthz(port);
     // The readers go away: every later log line meets a closed pipe.
     drop(child.stdout.take());
     drop(child.stderr.take());

@@ -1204,18 +1204,19 @@ impl<'a> Envelope<'a> {
             return None;
         }
         let frame = &payload[nl + 1..];
-        server_frame_is_whole(frame).then_some(Envelope { node, seq, frame })
+        server_frame(frame).map(|_| Envelope { node, seq, frame })
     }
 }
 
-/// One whole unmasked text or binary frame with FIN set, its length field matching: the only
-/// thing a node publishes, checked before it reaches a socket (RFC 6455 §5.2).
-fn server_frame_is_whole(frame: &[u8]) -> bool {
+/// The opcode and payload of `frame` if it is one whole unmasked text (valid UTF-8) or binary
+/// frame with FIN set, its length field matching: the only thing a node publishes, checked
+/// before it reaches a socket (RFC 6455 §5.2). Also how the hub finds the payload it stamps.
+pub(crate) fn server_frame(frame: &[u8]) -> Option<(wslens::OpCode, &[u8])> {
     let [b0, b1, rest @ ..] = frame else {
-        return false;
+        return None;
     };
     if !matches!(b0, 0x81 | 0x82) || b1 & 0x80 != 0 {
-        return false;
+        return None;
     }
     let (len, payload) = match b1 & 0x7f {
         126 if rest.len() >= 2 => (
@@ -1227,10 +1228,17 @@ fn server_frame_is_whole(frame: &[u8]) -> bool {
             b.copy_from_slice(&rest[..8]);
             (u64::from_be_bytes(b), &rest[8..])
         }
-        126 | 127 => return false,
+        126 | 127 => return None,
         n => (u64::from(n), rest),
     };
-    len == payload.len() as u64 && (*b0 == 0x82 || std::str::from_utf8(payload).is_ok())
+    let op = if *b0 == 0x81 {
+        wslens::OpCode::Text
+    } else {
+        wslens::OpCode::Binary
+    };
+    let whole = len == payload.len() as u64
+        && (op == wslens::OpCode::Binary || std::str::from_utf8(payload).is_ok());
+    whole.then_some((op, payload))
 }
 
 /// The last sequence number seen per (node, room), to count gaps.
@@ -1457,7 +1465,7 @@ mod tests {
         #[test]
         fn arbitrary_payloads_never_panic(data in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
             if let Some(env) = Envelope::parse(&data) {
-                proptest::prop_assert!(server_frame_is_whole(env.frame));
+                proptest::prop_assert!(server_frame(env.frame).is_some());
             }
             let _ = split_stamp(&data);
             let _ = Envelope::seq_of(&data);
