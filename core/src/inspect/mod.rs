@@ -16,6 +16,7 @@
 mod bits;
 mod handshake;
 mod input;
+pub mod session;
 
 pub use bits::HeaderBit;
 pub use handshake::{inspect_handshake, HandshakeInspection};
@@ -204,129 +205,167 @@ pub fn inspect_frames_with(bytes: &[u8], role: Role, config: Config) -> Inspecti
 /// What RSV1 = 1 means with permessage-deflate in force.
 pub const RSV1_COMPRESSED: &str = "set: compressed (permessage-deflate, RFC 7692 §6)";
 
+/// Arranges trace items into frames and messages. It keeps its place between calls, so a
+/// stream can be arranged as it arrives (see [`session`]): frames are numbered from `base`
+/// (the frames already handed out and removed from `out.frames`), and a message's frames
+/// may have been read in earlier calls.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Arranger {
+    /// The frames of the message being assembled, by number.
+    message_frames: Vec<usize>,
+    /// The bytes inflated so far for the message being assembled.
+    inflated: Option<Vec<u8>>,
+    /// Whether the message being assembled has RSV1 set on its first frame.
+    rsv1: bool,
+    /// The payload bytes on the wire of the message being assembled.
+    wire_len: u64,
+    /// The number of the first frame in `out.frames`.
+    pub(crate) base: usize,
+    /// Most payload bytes shown one by one per frame (the rest are read and counted).
+    pub(crate) payload_detail: usize,
+}
+
 fn arrange(out: &mut Inspection, items: Vec<TraceItem>, deflate: bool) {
-    let mut message_frames: Vec<usize> = Vec::new();
-    let mut inflated: Option<Vec<u8>> = None;
-    for item in items {
-        out.need_more = None;
-        match item {
-            TraceItem::Field(read) => {
-                if read.field == Field::Fin {
-                    out.frames.push(FrameView {
-                        start: read.offset,
-                        end: read.offset,
-                        header: None,
-                        fields: Vec::new(),
-                        payload: Vec::new(),
-                        complete: false,
-                    });
-                }
-                if let Some(frame) = out.frames.last_mut() {
-                    frame.end = frame.end.max(read.offset + u64::from(read.len));
-                    frame.fields.push(FieldRow {
-                        field: read.field,
-                        offset: read.offset,
-                        len: read.len,
-                        bits: bits::bits(read.field, read.value, read.len),
-                        value: read.value,
-                        meaning: if deflate && read.field == Field::Rsv1 && read.value == 1 {
-                            RSV1_COMPRESSED.into()
-                        } else {
-                            read.field.meaning(read.value)
-                        },
-                        rfc: read.field.rfc_section(),
-                        remark: read.remark,
-                    });
-                }
-            }
-            TraceItem::Header {
-                header,
-                payload_offset,
-                ..
-            } => {
-                if let Some(frame) = out.frames.last_mut() {
-                    frame.header = Some(header);
-                    frame.end = payload_offset;
-                }
-            }
-            TraceItem::Payload {
-                offset,
-                payload_offset,
-                key,
-                masked,
-                plain,
-            } => {
-                if let Some(frame) = out.frames.last_mut() {
-                    for (i, (m, p)) in masked.iter().zip(plain.iter()).enumerate() {
-                        let index = payload_offset + i as u64;
-                        let key_index = (index % 4) as u8;
-                        frame.payload.push(PayloadByte {
-                            offset: offset + i as u64,
-                            index,
-                            masked: *m,
-                            key_index,
-                            key_byte: key.map_or(0, |k| k[key_index as usize]),
-                            plain: *p,
+    let mut arranger = Arranger {
+        payload_detail: usize::MAX,
+        ..Arranger::default()
+    };
+    arranger.arrange(out, items, deflate);
+}
+
+impl Arranger {
+    pub(crate) fn arrange(&mut self, out: &mut Inspection, items: Vec<TraceItem>, deflate: bool) {
+        let base = self.base;
+        let detail = self.payload_detail;
+        let message_frames = &mut self.message_frames;
+        let inflated = &mut self.inflated;
+        let rsv1 = &mut self.rsv1;
+        let wire = &mut self.wire_len;
+        for item in items {
+            out.need_more = None;
+            match item {
+                TraceItem::Field(read) => {
+                    if read.field == Field::Fin {
+                        out.frames.push(FrameView {
+                            start: read.offset,
+                            end: read.offset,
+                            header: None,
+                            fields: Vec::new(),
+                            payload: Vec::new(),
+                            complete: false,
                         });
                     }
-                    frame.end = offset + plain.len() as u64;
-                }
-            }
-            TraceItem::FrameEnd { header, end } => {
-                if let Some(frame) = out.frames.last_mut() {
-                    frame.complete = true;
-                    frame.end = end;
-                    if !header.opcode.is_control() {
-                        message_frames.push(out.frames.len() - 1);
+                    if let Some(frame) = out.frames.last_mut() {
+                        frame.end = frame.end.max(read.offset + u64::from(read.len));
+                        frame.fields.push(FieldRow {
+                            field: read.field,
+                            offset: read.offset,
+                            len: read.len,
+                            bits: bits::bits(read.field, read.value, read.len),
+                            value: read.value,
+                            meaning: if deflate && read.field == Field::Rsv1 && read.value == 1 {
+                                RSV1_COMPRESSED.into()
+                            } else {
+                                read.field.meaning(read.value)
+                            },
+                            rfc: read.field.rfc_section(),
+                            remark: read.remark,
+                        });
                     }
                 }
-            }
-            TraceItem::MessageEnd { opcode, len, .. } => {
-                let frames = if opcode.is_control() {
-                    alloc::vec![out.frames.len().saturating_sub(1)]
-                } else {
-                    core::mem::take(&mut message_frames)
-                };
-                let compressed = deflate
-                    && !opcode.is_control()
-                    && frames
-                        .first()
-                        .and_then(|&i| out.frames[i].header)
-                        .is_some_and(|h| h.rsv & FrameHeader::RSV1 != 0);
-                let inflated = if opcode.is_control() {
-                    None
-                } else {
-                    inflated.take()
-                };
-                let wire_len = frames
-                    .iter()
-                    .filter_map(|&i| out.frames.get(i)?.header.map(|h| h.payload_len))
-                    .sum();
-                out.messages.push(MessageView {
-                    opcode,
-                    frames,
-                    len,
-                    wire_len,
-                    compressed,
-                    inflated: if compressed {
-                        Some(inflated.unwrap_or_default())
+                TraceItem::Header {
+                    header,
+                    payload_offset,
+                    ..
+                } => {
+                    if let Some(frame) = out.frames.last_mut() {
+                        frame.header = Some(header);
+                        frame.end = payload_offset;
+                    }
+                }
+                TraceItem::Payload {
+                    offset,
+                    payload_offset,
+                    key,
+                    masked,
+                    plain,
+                } => {
+                    if let Some(frame) = out.frames.last_mut() {
+                        let room = detail.saturating_sub(frame.payload.len());
+                        for (i, (m, p)) in masked.iter().zip(plain.iter()).enumerate().take(room) {
+                            let index = payload_offset + i as u64;
+                            let key_index = (index % 4) as u8;
+                            frame.payload.push(PayloadByte {
+                                offset: offset + i as u64,
+                                index,
+                                masked: *m,
+                                key_index,
+                                key_byte: key.map_or(0, |k| k[key_index as usize]),
+                                plain: *p,
+                            });
+                        }
+                        frame.end = offset + plain.len() as u64;
+                    }
+                }
+                TraceItem::FrameEnd { header, end } => {
+                    if let Some(frame) = out.frames.last_mut() {
+                        frame.complete = true;
+                        frame.end = end;
+                        if !header.opcode.is_control() {
+                            if message_frames.is_empty() {
+                                *rsv1 = header.rsv & FrameHeader::RSV1 != 0;
+                            }
+                            *wire += header.payload_len;
+                            message_frames.push(base + out.frames.len() - 1);
+                        }
+                    }
+                }
+                TraceItem::MessageEnd { opcode, len, .. } => {
+                    let frames = if opcode.is_control() {
+                        alloc::vec![base + out.frames.len().saturating_sub(1)]
                     } else {
+                        core::mem::take(message_frames)
+                    };
+                    let compressed = deflate && !opcode.is_control() && core::mem::take(rsv1);
+                    let inflated = if opcode.is_control() {
                         None
-                    },
-                    event: None,
-                });
+                    } else {
+                        inflated.take()
+                    };
+                    let wire_len = if opcode.is_control() {
+                        out.frames
+                            .last()
+                            .and_then(|f| f.header)
+                            .map_or(0, |h| h.payload_len)
+                    } else {
+                        core::mem::take(wire)
+                    };
+                    out.messages.push(MessageView {
+                        opcode,
+                        frames,
+                        len,
+                        wire_len,
+                        compressed,
+                        inflated: if compressed {
+                            Some(inflated.unwrap_or_default())
+                        } else {
+                            None
+                        },
+                        event: None,
+                    });
+                }
+                TraceItem::Inflated { data, .. } => {
+                    inflated
+                        .get_or_insert_with(Vec::new)
+                        .extend_from_slice(&data);
+                }
+                TraceItem::NeedMore { more, .. } => out.need_more = Some(more),
+                TraceItem::Error { .. } => {}
             }
-            TraceItem::Inflated { data, .. } => {
-                inflated
-                    .get_or_insert_with(Vec::new)
-                    .extend_from_slice(&data);
-            }
-            TraceItem::NeedMore { more, .. } => out.need_more = Some(more),
-            TraceItem::Error { .. } => {}
         }
-    }
-    if out.error.is_some() {
-        out.need_more = None;
+        if out.error.is_some() {
+            out.need_more = None;
+        }
     }
 }
 
