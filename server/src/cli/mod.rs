@@ -4,6 +4,7 @@
 
 mod args;
 pub mod bench;
+pub mod capture;
 pub mod client;
 pub mod inspect;
 mod listen;

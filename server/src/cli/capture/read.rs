@@ -1,0 +1,153 @@
+//! Reading pcap and pcapng files (the `pcap-parser` crate), packet by packet, in a buffer of
+//! bounded size whatever the file's.
+
+use pcap_parser::pcapng::Block;
+use pcap_parser::{PcapBlockOwned, PcapError};
+use std::io::Read;
+
+/// One captured packet.
+#[derive(Debug)]
+pub struct Packet<'a> {
+    /// When it was captured: seconds since the Unix epoch.
+    pub time: f64,
+    /// Its link type (see [`super::tcp::linktype`]).
+    pub linktype: i32,
+    /// The bytes captured (perhaps fewer than were sent: snaplen).
+    pub data: &'a [u8],
+}
+
+/// What reading a file found besides its packets.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// "pcap" or "pcapng".
+    pub format: &'static str,
+    /// Packets read.
+    pub packets: u64,
+    /// The file ends in the middle of a block (a capture cut short): what came before was
+    /// read.
+    pub truncated: bool,
+}
+
+/// The reader's buffer: it must hold one whole block. Grown up to [`MAX_BLOCK`] for a bigger
+/// one.
+const BUFFER: usize = 1 << 20;
+/// The largest block read (16 MiB; captures keep at most 256 KiB per packet).
+pub const MAX_BLOCK: usize = 16 << 20;
+
+struct Interface {
+    linktype: i32,
+    /// Units per second of its timestamps.
+    resolution: u64,
+    offset: i64,
+}
+
+/// Calls `f` for each packet of the pcap or pcapng data in `input`, in file order.
+pub fn for_each_packet(
+    input: impl Read + Send,
+    mut f: impl FnMut(Packet<'_>),
+) -> Result<Summary, String> {
+    let mut reader = match pcap_parser::create_reader(BUFFER, input) {
+        Ok(r) => r,
+        Err(PcapError::Eof) => return Err("the file is empty".into()),
+        Err(PcapError::HeaderNotRecognized) | Err(PcapError::Incomplete(_)) => {
+            return Err("not a pcap or pcapng file (its first bytes are neither header)".into())
+        }
+        Err(e) => return Err(format!("not a readable capture: {e}")),
+    };
+    let mut summary = Summary::default();
+    let mut interfaces: Vec<Interface> = Vec::new();
+    let mut legacy: Option<(i32, bool)> = None;
+    let mut size = BUFFER;
+    loop {
+        match reader.next() {
+            Ok((used, block)) => {
+                match block {
+                    PcapBlockOwned::LegacyHeader(h) => {
+                        summary.format = "pcap";
+                        legacy = Some((h.network.0, h.is_nanosecond_precision()));
+                    }
+                    PcapBlockOwned::Legacy(b) => {
+                        let (linktype, nanos) = legacy.unwrap_or((1, false));
+                        let frac = if nanos { 1e-9 } else { 1e-6 };
+                        summary.packets += 1;
+                        f(Packet {
+                            time: f64::from(b.ts_sec) + f64::from(b.ts_usec) * frac,
+                            linktype,
+                            data: b.data,
+                        });
+                    }
+                    PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                        summary.format = "pcapng";
+                        interfaces.clear();
+                    }
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                        interfaces.push(Interface {
+                            linktype: idb.linktype.0,
+                            resolution: idb.ts_resolution().unwrap_or(1_000_000),
+                            offset: idb.ts_offset(),
+                        });
+                    }
+                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                        if let Some(i) = interfaces.get(epb.if_id as usize) {
+                            let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                            let time = raw as f64 / i.resolution.max(1) as f64 + i.offset as f64;
+                            let len = (epb.caplen as usize).min(epb.data.len());
+                            summary.packets += 1;
+                            f(Packet {
+                                time,
+                                linktype: i.linktype,
+                                data: &epb.data[..len],
+                            });
+                        }
+                    }
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                        if let Some(i) = interfaces.first() {
+                            summary.packets += 1;
+                            f(Packet {
+                                time: 0.0,
+                                linktype: i.linktype,
+                                data: spb.data,
+                            });
+                        }
+                    }
+                    PcapBlockOwned::NG(_) => {}
+                }
+                reader.consume(used);
+            }
+            Err(PcapError::Eof) => return Ok(summary),
+            Err(PcapError::UnexpectedEof) => {
+                summary.truncated = true;
+                return Ok(summary);
+            }
+            Err(PcapError::Incomplete(_)) => {
+                if reader.reader_exhausted() {
+                    summary.truncated = true;
+                    return Ok(summary);
+                }
+                reader
+                    .refill()
+                    .map_err(|e| format!("reading the capture: {e}"))?;
+            }
+            Err(PcapError::BufferTooSmall) => {
+                if size >= MAX_BLOCK {
+                    return Err(format!(
+                        "a block larger than {} MiB at packet {}: not a capture this reads",
+                        MAX_BLOCK >> 20,
+                        summary.packets + 1
+                    ));
+                }
+                size = (size * 4).min(MAX_BLOCK);
+                reader.grow(size);
+                reader
+                    .refill()
+                    .map_err(|e| format!("reading the capture: {e}"))?;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "the capture is damaged after {} packets: {e}",
+                    summary.packets
+                ))
+            }
+        }
+    }
+}
