@@ -28,6 +28,85 @@ pub(crate) enum Command {
     /// Load-generate against an echo endpoint (msg/s, MB/s, round-trip latency), or with
     /// --fanout against a broadcast room (deliveries/s, send → last receiver latency).
     Bench(BenchArgs),
+    /// Relay clients to a ws:// or wss:// upstream, printing every frame of both legs, and
+    /// record the sessions: pcapng (--record), HAR (--har), TLS key log (--keylog).
+    Proxy(Box<ProxyArgs>),
+    /// Replay the client side of a recorded session (pcap, pcapng or HAR) against a server,
+    /// with its original timing, and report where the replies differ.
+    Replay(ReplayArgs),
+}
+
+/// `wslens proxy`.
+#[derive(clap::Args)]
+pub(crate) struct ProxyArgs {
+    /// The upstream: ws://host[:port][/path] or wss://…. A path other than / replaces the
+    /// one each client asks for; otherwise the client's path (and query) is forwarded.
+    pub(crate) upstream: String,
+    /// Where clients connect.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9000")]
+    pub(crate) listen: String,
+    /// Record both legs of every connection to this pcapng file: synthesised TCP/IP packets
+    /// carrying the real bytes (TLS legs in plaintext) with their times, for Wireshark,
+    /// tshark and `wslens inspect --pcap`.
+    #[arg(long, value_name = "FILE.pcapng")]
+    pub(crate) record: Option<PathBuf>,
+    /// Record every session to this HAR file in Chrome DevTools' shape
+    /// (`_webSocketMessages`).
+    #[arg(long, value_name = "FILE.har")]
+    pub(crate) har: Option<PathBuf>,
+    /// Append the TLS secrets of both legs to this file (NSS key log format, as
+    /// SSLKEYLOGFILE), so a capture of the encrypted traffic can be decrypted.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) keylog: Option<PathBuf>,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Listen with TLS (wss://) with this certificate chain (PEM, leaf first).
+    #[arg(long, requires = "tls_key", conflicts_with = "tls_self_signed")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// Listen with TLS (wss://) with a development certificate made at start-up for
+    /// localhost, 127.0.0.1 and ::1.
+    #[arg(long)]
+    pub(crate) tls_self_signed: bool,
+    /// Where --tls-self-signed writes its certificate (PEM, for clients' --ca)
+    /// [default: wslens-proxy-cert-<port>.pem in the temporary directory].
+    #[arg(long, requires = "tls_self_signed")]
+    pub(crate) tls_cert_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) tls: TlsArgs,
+    /// Most connections relayed at once; more are refused.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) max_connections: usize,
+    /// Time allowed for a client's request head, and for connecting to the upstream.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub(crate) timeout: Duration,
+}
+
+/// `wslens replay`.
+#[derive(clap::Args)]
+pub(crate) struct ReplayArgs {
+    /// A capture (.pcap, .pcapng) or a HAR (.har) holding the session.
+    pub(crate) file: PathBuf,
+    /// The server to replay against: ws://… or wss://….
+    #[arg(long, value_name = "URL")]
+    pub(crate) to: String,
+    /// Which session of the file (numbered from 1, as `inspect --pcap` and `--har` list them).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) session: usize,
+    /// Replay this many times faster than recorded (0.5: half as fast); 0 sends at once.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) speed: f64,
+    /// How long to wait for the remaining replies after the last message is sent.
+    #[arg(long, default_value = "2s", value_parser = duration)]
+    pub(crate) wait: Duration,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) tls: TlsArgs,
 }
 
 /// How a client trusts a wss:// server.
@@ -207,6 +286,21 @@ pub(crate) struct InspectArgs {
     /// "compressed", and compressed messages are shown inflated.
     #[arg(long)]
     pub(crate) deflate: bool,
+    /// Read a capture (pcap or pcapng: Ethernet, Linux cooked, loopback or raw IP; IPv4 and
+    /// IPv6): each TCP connection is reassembled both ways and every WebSocket session in it
+    /// is read by the core, handshake, frames, messages and errors.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["input", "base64", "raw", "har", "deflate", "role"])]
+    pub(crate) pcap: Option<PathBuf>,
+    /// Read the WebSocket sessions of a HAR file (Chrome DevTools' shape). A HAR keeps
+    /// payloads, not frames: the frames shown are reconstructed.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["input", "base64", "raw", "deflate", "role"])]
+    pub(crate) har: Option<PathBuf>,
+    /// With --pcap or --har: one JSON object per line instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// With --pcap or --har: only session N (numbered from 1 in the order they began).
+    #[arg(long, value_name = "N")]
+    pub(crate) session: Option<usize>,
 }
 
 /// `inspect --role`: which end received the bytes.

@@ -369,6 +369,12 @@ fn handshake_report(bytes: &[u8], p: Palette) -> (String, bool) {
 /// `wslens inspect`: exit code 0, or 1 when the bytes are broken or unreadable.
 pub(crate) fn inspect(args: InspectArgs) -> i32 {
     use std::io::{IsTerminal as _, Read as _};
+    if let Some(path) = &args.pcap {
+        return super::recorded::inspect_pcap(path, args.json, args.session);
+    }
+    if let Some(path) = &args.har {
+        return super::recorded::inspect_har(path, args.json, args.session);
+    }
     let format = if args.raw {
         InputFormat::Text
     } else if args.base64 {

@@ -8,6 +8,9 @@ pub mod capture;
 pub mod client;
 pub mod inspect;
 mod listen;
+mod proxy;
+mod recorded;
+mod replay;
 mod send;
 mod serve;
 
@@ -34,6 +37,8 @@ pub fn main() -> ! {
         Command::Listen(args) => cli_result(listen::listen(args)),
         Command::Inspect(args) => inspect::inspect(args),
         Command::Bench(args) => cli_result(bench::bench(args)),
+        Command::Proxy(args) => cli_result(proxy::proxy(*args)),
+        Command::Replay(args) => replay::replay(args),
     };
     std::process::exit(code);
 }

@@ -366,6 +366,104 @@ pub fn parse_har(value: &Value) -> Result<Vec<HarSession>, String> {
     Ok(out)
 }
 
+/// The masking key of reconstructed client frames: a HAR keeps none.
+pub const REBUILT_MASK: [u8; 4] = *b"mask";
+
+/// A HAR session as the bytes it could have been on the wire: the request and response
+/// heads from the recorded headers (the ones a WebSocket head needs added when the HAR left
+/// them out), and each message as one unfragmented, uncompressed frame encoded by the core
+/// (client frames masked with [`REBUILT_MASK`]). Each piece with its direction and time.
+pub fn rebuild(session: &HarSession) -> Vec<(wslens::inspect::session::Direction, f64, Vec<u8>)> {
+    use wslens::inspect::session::Direction;
+    let target = url::Url::parse(&session.url).ok();
+    let path = target.as_ref().map_or_else(
+        || "/".to_string(),
+        |u| match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        },
+    );
+    let has = |h: &[(String, String)], name: &str| h.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    let line_safe = |s: &str| !s.contains(['\r', '\n']);
+    let mut request = format!("GET {path} HTTP/1.1\r\n");
+    let headers: Vec<&(String, String)> = session
+        .request_headers
+        .iter()
+        .filter(|(n, v)| !n.starts_with(':') && line_safe(n) && line_safe(v))
+        .collect();
+    let owned: Vec<(String, String)> = headers.iter().map(|h| (*h).clone()).collect();
+    if !has(&owned, "host") {
+        let host = target
+            .as_ref()
+            .and_then(|u| Some(match u.port() {
+                Some(p) => format!("{}:{p}", u.host_str()?),
+                None => u.host_str()?.to_string(),
+            }))
+            .unwrap_or_else(|| "unknown".into());
+        request.push_str(&format!("Host: {host}\r\n"));
+    }
+    for (n, v) in &owned {
+        request.push_str(&format!("{n}: {v}\r\n"));
+    }
+    for (name, value) in [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("Sec-WebSocket-Version", "13"),
+    ] {
+        if !has(&owned, name) {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    request.push_str("\r\n");
+    let status = if session.status == 0 { 101 } else { session.status };
+    let reason = if session.status_text.is_empty() || !line_safe(&session.status_text) {
+        wslens::handshake::reason_phrase(status).to_string()
+    } else {
+        session.status_text.clone()
+    };
+    let mut response = format!("HTTP/1.1 {status} {reason}\r\n");
+    for (n, v) in &session.response_headers {
+        if !n.starts_with(':') && line_safe(n) && line_safe(v) {
+            response.push_str(&format!("{n}: {v}\r\n"));
+        }
+    }
+    response.push_str("\r\n");
+    let start = session.messages.first().map_or(0.0, |m| m.time);
+    let mut out = vec![
+        (Direction::ClientToServer, start, request.into_bytes()),
+        (Direction::ServerToClient, start, response.into_bytes()),
+    ];
+    let mut client = wslens::Connection::connected(wslens::Config::default(), || REBUILT_MASK);
+    let mut server = wslens::Connection::accepted(wslens::Config::default());
+    for m in &session.messages {
+        let Some(op) = wslens::OpCode::from_u8(m.opcode) else {
+            continue;
+        };
+        let (conn, direction) = if m.send {
+            (&mut client, Direction::ClientToServer)
+        } else {
+            (&mut server, Direction::ServerToClient)
+        };
+        let sent = match op {
+            wslens::OpCode::Ping => conn.ping(&m.data),
+            wslens::OpCode::Pong => conn.pong(&m.data),
+            wslens::OpCode::Close => {
+                let (code, reason) = match m.data.as_slice() {
+                    [a, b, rest @ ..] => (u16::from_be_bytes([*a, *b]), String::from_utf8_lossy(rest).into_owned()),
+                    _ => (1000, String::new()),
+                };
+                conn.close(wslens::CloseCode(code), &reason)
+            }
+            op => conn.send_uncompressed(op, &m.data),
+        };
+        if sent.is_ok() {
+            out.push((direction, m.time, conn.take_output()));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,5 +9,6 @@
 pub mod har;
 pub mod read;
 pub mod sessions;
+pub mod show;
 pub mod tcp;
 pub mod write;
