@@ -4,7 +4,6 @@
 
 mod args;
 pub mod bench;
-pub mod capture;
 pub mod client;
 pub mod inspect;
 mod listen;

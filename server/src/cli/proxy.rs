@@ -9,9 +9,6 @@
 //! the recordings are valid at every moment, and complete after Ctrl-C.
 
 use super::args::ProxyArgs;
-use super::capture::har::HarLog;
-use super::capture::show;
-use super::capture::write::{PcapngWriter, TcpLeg};
 use crate::tls::TlsStream;
 use crate::transport::Transport;
 use polling::{Event, Events, PollMode, Poller};
@@ -23,6 +20,9 @@ use std::time::{Duration, SystemTime};
 use wslens::handshake::{Head, HeadScanner};
 use wslens::inspect::session::{Direction, SessionEvent, SessionInspector};
 use wslens::{Config, OwnedEvent};
+use wslens_capture::har::HarLog;
+use wslens_capture::show;
+use wslens_capture::write::{PcapngWriter, TcpLeg};
 
 /// Most bytes waiting to be written to one side before the other side is read no more.
 const RELAY_BUFFER: usize = 1 << 20;
@@ -93,7 +93,11 @@ impl Shared {
     }
 }
 
-fn with_keylog<T: Clone>(config: Arc<T>, keylog: &Option<Arc<KeyLogFile>>, set: impl FnOnce(&mut T, Arc<KeyLogFile>)) -> Arc<T> {
+fn with_keylog<T: Clone>(
+    config: Arc<T>,
+    keylog: &Option<Arc<KeyLogFile>>,
+    set: impl FnOnce(&mut T, Arc<KeyLogFile>),
+) -> Arc<T> {
     match keylog {
         Some(k) => {
             let mut c = (*config).clone();
@@ -117,11 +121,12 @@ pub(crate) fn proxy(args: ProxyArgs) -> Result<(), String> {
         )))),
         None => None,
     };
-    let upstream_tls = match args.tls.config(&args.upstream)? {
-        Some(c) => Some(with_keylog(c, &keylog, |c, k| c.key_log = k)),
-        None => None,
-    };
-    let listener = TcpListener::bind(&args.listen).map_err(|e| format!("--listen {}: {e}", args.listen))?;
+    let upstream_tls = args
+        .tls
+        .config(&args.upstream)?
+        .map(|c| with_keylog(c, &keylog, |c, k| c.key_log = k));
+    let listener =
+        TcpListener::bind(&args.listen).map_err(|e| format!("--listen {}: {e}", args.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let listen_tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
         (Some(cert), Some(key), _) => Some(crate::tls::server_config_from_pem(cert, key)?),
@@ -192,11 +197,19 @@ pub(crate) fn proxy(args: ProxyArgs) -> Result<(), String> {
         })
         .map_err(|e| format!("installing the signal handler: {e}"))?;
     }
-    let listen_scheme = if shared.listen_tls.is_some() { "wss" } else { "ws" };
+    let listen_scheme = if shared.listen_tls.is_some() {
+        "wss"
+    } else {
+        "ws"
+    };
     eprintln!(
         "wslens proxy: {listen_scheme}://{local} → {}{}",
         shared.origin,
-        if shared.upstream.path == "/" { String::new() } else { shared.upstream.path.clone() }
+        if shared.upstream.path == "/" {
+            String::new()
+        } else {
+            shared.upstream.path.clone()
+        }
     );
     for stream in listener.incoming() {
         let stream = match stream {
@@ -208,7 +221,10 @@ pub(crate) fn proxy(args: ProxyArgs) -> Result<(), String> {
             }
         };
         if shared.active.load(Ordering::Relaxed) >= args.max_connections {
-            tracing::warn!(max = args.max_connections, "--max-connections reached: connection refused");
+            tracing::warn!(
+                max = args.max_connections,
+                "--max-connections reached: connection refused"
+            );
             drop(stream);
             continue;
         }
@@ -260,10 +276,12 @@ impl Relay<'_> {
         let client_addr = sock.peer_addr().map_err(|e| e.to_string())?;
         let listen_addr = sock.local_addr().map_err(|e| e.to_string())?;
         let _ = sock.set_nodelay(true);
-        sock.set_read_timeout(Some(shared.timeout)).map_err(|e| e.to_string())?;
+        sock.set_read_timeout(Some(shared.timeout))
+            .map_err(|e| e.to_string())?;
         let mut client = match &shared.listen_tls {
             Some(cfg) => {
-                let mut t = TlsStream::server(sock, cfg.clone(), None).map_err(|e| e.to_string())?;
+                let mut t =
+                    TlsStream::server(sock, cfg.clone(), None).map_err(|e| e.to_string())?;
                 t.set_nonblocking(false).map_err(|e| e.to_string())?;
                 Transport::Tls(Box::new(t))
             }
@@ -315,7 +333,10 @@ impl Relay<'_> {
         let tcp = match TcpStream::connect_timeout(&addr, shared.timeout) {
             Ok(t) => t,
             Err(e) => {
-                let _ = client.write_all(&wslens::handshake::reject_response(502, "the upstream cannot be reached"));
+                let _ = client.write_all(&wslens::handshake::reject_response(
+                    502,
+                    "the upstream cannot be reached",
+                ));
                 return Err(format!("connecting to the upstream {addr}: {e}"));
             }
         };
@@ -323,8 +344,10 @@ impl Relay<'_> {
         let proxy_addr = tcp.local_addr().map_err(|e| e.to_string())?;
         let mut upstream = match &shared.upstream_tls {
             Some(cfg) => {
-                let mut t = TlsStream::client(tcp, cfg.clone(), &shared.upstream.host).map_err(|e| e.to_string())?;
-                t.complete_handshake(shared.timeout).map_err(|e| format!("TLS to the upstream: {e}"))?;
+                let mut t = TlsStream::client(tcp, cfg.clone(), &shared.upstream.host)
+                    .map_err(|e| e.to_string())?;
+                t.complete_handshake(shared.timeout)
+                    .map_err(|e| format!("TLS to the upstream: {e}"))?;
                 Transport::Tls(Box::new(t))
             }
             None => Transport::Plain(tcp),
@@ -355,7 +378,9 @@ impl Relay<'_> {
         if shared.json {
             shared.line(&serde_json::json!({"connection": id, "event": "connection", "client": client_addr.to_string(), "upstream": addr.to_string(), "target": target}).to_string());
         } else {
-            shared.line(&format!("#{id} {client_addr} → {listen_addr} | {proxy_addr} → {addr} {target}"));
+            shared.line(&format!(
+                "#{id} {client_addr} → {listen_addr} | {proxy_addr} → {addr} {target}"
+            ));
         }
         shared.record(|w| {
             relay.legs[0].tcp.open(w, started)?;
@@ -385,7 +410,10 @@ impl Relay<'_> {
         } else {
             shared.line(&format!(
                 "#{id} closed{}",
-                result.as_ref().err().map_or(String::new(), |e| format!(": {e}"))
+                result
+                    .as_ref()
+                    .err()
+                    .map_or(String::new(), |e| format!(": {e}"))
             ));
         }
         Ok(())
@@ -398,7 +426,8 @@ impl Relay<'_> {
         }
         let leg = &mut self.legs[i];
         let from_client = direction == Direction::ClientToServer;
-        self.shared.record(|w| leg.tcp.data(w, from_client, time, bytes));
+        self.shared
+            .record(|w| leg.tcp.data(w, from_client, time, bytes));
         leg.inspector.feed(direction, bytes, &mut self.events);
         self.print(i, time);
     }
@@ -414,11 +443,19 @@ impl Relay<'_> {
                 if let Some(obj) = v.as_object_mut() {
                     obj.insert("connection".into(), self.id.into());
                     obj.insert("leg".into(), self.legs[i].name.into());
-                    obj.insert("time".into(), serde_json::json!(super::capture::har::epoch_seconds(time)));
+                    obj.insert(
+                        "time".into(),
+                        serde_json::json!(wslens_capture::har::epoch_seconds(time)),
+                    );
                 }
                 shared.line(&v.to_string());
             } else {
-                shared.line(&format!("#{} {:<8} {}", self.id, self.legs[i].name, show::text(&event)));
+                shared.line(&format!(
+                    "#{} {:<8} {}",
+                    self.id,
+                    self.legs[i].name,
+                    show::text(&event)
+                ));
             }
         }
     }
@@ -429,22 +466,35 @@ impl Relay<'_> {
             return;
         }
         match event {
-            SessionEvent::Head { direction: Direction::ServerToClient, inspection, .. } if !self.har_started => {
+            SessionEvent::Head {
+                direction: Direction::ServerToClient,
+                inspection,
+                ..
+            } if !self.har_started => {
                 let mut parts = inspection.start_line.splitn(3, ' ');
                 let _version = parts.next();
                 let status = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
                 let reason = parts.next().unwrap_or("").to_string();
-                let headers: Vec<(String, String)> = inspection.headers.iter().map(|h| (h.name.clone(), h.value.clone())).collect();
+                let headers: Vec<(String, String)> = inspection
+                    .headers
+                    .iter()
+                    .map(|h| (h.name.clone(), h.value.clone()))
+                    .collect();
                 let (id, url, req) = (self.id, self.url.clone(), self.request_headers.clone());
-                self.shared.har(|h| h.start(id, time, &url, &req, status, &reason, &headers));
+                self.shared
+                    .har(|h| h.start(id, time, &url, &req, status, &reason, &headers));
                 self.har_started = true;
             }
             SessionEvent::Message { direction, message } if self.har_started => {
                 let send = *direction == Direction::ClientToServer;
                 let id = self.id;
                 match &message.event {
-                    Some(OwnedEvent::Text(t)) => self.shared.har(|h| h.message(id, send, time, 1, t.as_bytes())),
-                    Some(OwnedEvent::Binary(b)) => self.shared.har(|h| h.message(id, send, time, 2, b)),
+                    Some(OwnedEvent::Text(t)) => self
+                        .shared
+                        .har(|h| h.message(id, send, time, 1, t.as_bytes())),
+                    Some(OwnedEvent::Binary(b)) => {
+                        self.shared.har(|h| h.message(id, send, time, 2, b))
+                    }
                     _ => {}
                 }
             }
@@ -464,7 +514,9 @@ impl Relay<'_> {
             move |err| format!("{what}: {err}")
         }
         client.set_nonblocking(true).map_err(e("client socket"))?;
-        upstream.set_nonblocking(true).map_err(e("upstream socket"))?;
+        upstream
+            .set_nonblocking(true)
+            .map_err(e("upstream socket"))?;
         let _ = client.set_read_timeout(None);
         let poller = Poller::new().map_err(e("poller"))?;
         // SAFETY: both sockets outlive the poller's use of them: they are borrowed for the
@@ -473,7 +525,9 @@ impl Relay<'_> {
             poller
                 .add_with_mode(client.tcp(), Event::readable(0), PollMode::Level)
                 .map_err(e("poller"))?;
-            if let Err(err) = poller.add_with_mode(upstream.tcp(), Event::readable(1), PollMode::Level) {
+            if let Err(err) =
+                poller.add_with_mode(upstream.tcp(), Event::readable(1), PollMode::Level)
+            {
                 let _ = poller.delete(client.tcp());
                 return Err(format!("poller: {err}"));
             }
@@ -506,7 +560,9 @@ impl Relay<'_> {
         loop {
             // Write what is waiting, as far as each socket takes it.
             for (i, sock) in [(0usize, &mut *upstream), (1, &mut *client)] {
-                flush(sock, &mut pending[i]).map_err(|err| format!("writing to the {}: {err}", ["upstream", "client"][i]))?;
+                flush(sock, &mut pending[i]).map_err(|err| {
+                    format!("writing to the {}: {err}", ["upstream", "client"][i])
+                })?;
                 // The other side has ended and everything is out: pass the end on.
                 if !reading[1 - i] && pending[i].is_empty() && !sock.wants_write() && !shut[i] {
                     let _ = sock.shutdown(Shutdown::Write);
@@ -520,11 +576,17 @@ impl Relay<'_> {
                 let readable = reading[key] && pending[out].len() < RELAY_BUFFER;
                 let writable = !pending[1 - out].is_empty() || sock.wants_write();
                 poller
-                    .modify_with_mode(sock.tcp(), Event::new(key, readable, writable), PollMode::Level)
+                    .modify_with_mode(
+                        sock.tcp(),
+                        Event::new(key, readable, writable),
+                        PollMode::Level,
+                    )
                     .map_err(|err| format!("poller: {err}"))?;
             }
             events.clear();
-            poller.wait(&mut events, None).map_err(|err| format!("poller: {err}"))?;
+            poller
+                .wait(&mut events, None)
+                .map_err(|err| format!("poller: {err}"))?;
             for ev in events.iter() {
                 if !ev.readable {
                     continue;
@@ -550,9 +612,16 @@ impl Relay<'_> {
                         self.bytes(second, direction, now, chunk);
                         pending[key].extend_from_slice(chunk);
                     }
-                    Err(err) if matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+                    Err(err)
+                        if matches!(
+                            err.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                        ) => {}
                     Err(err) => {
-                        return Err(format!("reading from the {}: {err}", ["client", "upstream"][key]));
+                        return Err(format!(
+                            "reading from the {}: {err}",
+                            ["client", "upstream"][key]
+                        ));
                     }
                 }
             }
@@ -643,6 +712,8 @@ mod tests {
         let up = super::super::client::Target::parse("wss://example.com/chat/room1").unwrap();
         let (bytes, target) = rewrite(&head, &up);
         assert_eq!(target, "/chat/room1");
-        assert!(String::from_utf8(bytes).unwrap().contains("Host: example.com\r\n"));
+        assert!(String::from_utf8(bytes)
+            .unwrap()
+            .contains("Host: example.com\r\n"));
     }
 }

@@ -1,13 +1,13 @@
 //! `wslens inspect --pcap` and `inspect --har`: the WebSocket sessions of a capture or a HAR,
 //! each direction read by the core's session inspector, printed as they are found.
 
-use super::capture::har::{read_har, rebuild};
-use super::capture::sessions::{read_sessions, Found};
-use super::capture::show;
 use std::io::Write as _;
 use std::path::Path;
 use wslens::inspect::session::{SessionEvent, SessionInspector};
 use wslens::Config;
+use wslens_capture::har::{read_har, rebuild};
+use wslens_capture::sessions::{read_sessions, Found};
+use wslens_capture::show;
 
 /// Payload bytes listed per frame in the inspector's view (the line printed shows none;
 /// the JSON neither): kept small, since a capture can be large.
@@ -56,40 +56,49 @@ pub(crate) fn inspect_pcap(path: &Path, json: bool, only: Option<usize>) -> i32 
     let mut broken = false;
     let mut starts = std::collections::HashMap::new();
     let mut write_failed = false;
-    let result = read_sessions(std::io::BufReader::new(file), Config::default(), DETAIL, |found| {
-        if write_failed {
-            return;
-        }
-        let r = match found {
-            Found::Session(s) => {
-                if only.is_some_and(|n| n != s.id) {
-                    return;
-                }
-                if json {
-                    writeln!(
-                        out,
-                        "{}",
-                        serde_json::json!({"session": s.id, "event": "session", "client": s.client.to_string(), "server": s.server.to_string()})
-                    )
-                } else {
-                    writeln!(out, "session {}: client {} → server {}", s.id, s.client, s.server)
-                }
+    let result = read_sessions(
+        std::io::BufReader::new(file),
+        Config::default(),
+        DETAIL,
+        |found| {
+            if write_failed {
+                return;
             }
-            Found::Event {
-                session,
-                time,
-                event,
-            } => {
-                if only.is_some_and(|n| n != session.id) {
-                    return;
+            let r = match found {
+                Found::Session(s) => {
+                    if only.is_some_and(|n| n != s.id) {
+                        return;
+                    }
+                    if json {
+                        writeln!(
+                            out,
+                            "{}",
+                            serde_json::json!({"session": s.id, "event": "session", "client": s.client.to_string(), "server": s.server.to_string()})
+                        )
+                    } else {
+                        writeln!(
+                            out,
+                            "session {}: client {} → server {}",
+                            s.id, s.client, s.server
+                        )
+                    }
                 }
-                broken |= matches!(event, SessionEvent::Error { .. });
-                let start = *starts.entry(session.id).or_insert(time);
-                print_event(&mut out, json, session.id, time - start, event, false)
-            }
-        };
-        write_failed = r.is_err();
-    });
+                Found::Event {
+                    session,
+                    time,
+                    event,
+                } => {
+                    if only.is_some_and(|n| n != session.id) {
+                        return;
+                    }
+                    broken |= matches!(event, SessionEvent::Error { .. });
+                    let start = *starts.entry(session.id).or_insert(time);
+                    print_event(&mut out, json, session.id, time - start, event, false)
+                }
+            };
+            write_failed = r.is_err();
+        },
+    );
     let report = match result {
         Ok(r) => r,
         Err(e) => {
@@ -172,7 +181,12 @@ pub(crate) fn inspect_har(path: &Path, json: bool, only: Option<usize>) -> i32 {
         }
     }
     if !json {
-        let _ = writeln!(out, "{}: {} WebSocket session(s)", path.display(), sessions.len());
+        let _ = writeln!(
+            out,
+            "{}: {} WebSocket session(s)",
+            path.display(),
+            sessions.len()
+        );
     }
     let _ = out.flush();
     i32::from(broken)

@@ -3,13 +3,13 @@
 //! server's replies compared, message by message, with the recorded ones.
 
 use super::args::ReplayArgs;
-use super::capture::har::read_har;
-use super::capture::sessions::{read_sessions, Found};
 use super::client::{Client, ClientOptions};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use wslens::inspect::session::{Direction, SessionEvent};
 use wslens::{CloseCode, Config, OwnedEvent};
+use wslens_capture::har::read_har;
+use wslens_capture::sessions::{read_sessions, Found};
 
 /// One recorded message.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,9 +31,11 @@ struct Session {
 fn offered(headers: &[(String, String)], session: &mut Session) {
     for (n, v) in headers {
         if n.eq_ignore_ascii_case("sec-websocket-protocol") {
-            session
-                .protocols
-                .extend(v.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()));
+            session.protocols.extend(
+                v.split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty()),
+            );
         }
         if n.eq_ignore_ascii_case("sec-websocket-extensions") && v.contains("permessage-deflate") {
             session.deflate = true;
@@ -43,7 +45,9 @@ fn offered(headers: &[(String, String)], session: &mut Session) {
 
 fn load(path: &Path, wanted: usize) -> Result<Session, String> {
     let mut first = [0u8; 1];
-    let is_har = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("har"))
+    let is_har = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("har"))
         || std::fs::File::open(path)
             .and_then(|mut f| std::io::Read::read(&mut f, &mut first))
             .is_ok_and(|n| n == 1 && first[0] == b'{');
@@ -124,7 +128,11 @@ fn describe(e: &OwnedEvent) -> String {
     match e {
         OwnedEvent::Text(t) => {
             let s: String = t.chars().take(60).collect();
-            format!("text {} B {s:?}{}", t.len(), if s.len() < t.len() { "…" } else { "" })
+            format!(
+                "text {} B {s:?}{}",
+                t.len(),
+                if s.len() < t.len() { "…" } else { "" }
+            )
         }
         OwnedEvent::Binary(b) => format!("binary {} B", b.len()),
         other => format!("{other:?}"),
@@ -162,7 +170,9 @@ fn run(args: &ReplayArgs) -> Result<bool, String> {
         .collect();
     let opts = ClientOptions {
         protocols: session.protocols.clone(),
-        deflate: session.deflate.then(wslens::deflate::DeflateConfig::default),
+        deflate: session
+            .deflate
+            .then(wslens::deflate::DeflateConfig::default),
         tls: args.tls.config(&args.to)?,
         ..ClientOptions::default()
     };
@@ -171,7 +181,11 @@ fn run(args: &ReplayArgs) -> Result<bool, String> {
     let started = Instant::now();
     let mut received: Vec<OwnedEvent> = Vec::new();
     let mut closed = false;
-    let pump = |client: &mut Client, until: Instant, received: &mut Vec<OwnedEvent>, closed: &mut bool| -> Result<(), String> {
+    let pump = |client: &mut Client,
+                until: Instant,
+                received: &mut Vec<OwnedEvent>,
+                closed: &mut bool|
+     -> Result<(), String> {
         while !*closed {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -223,7 +237,12 @@ fn run(args: &ReplayArgs) -> Result<bool, String> {
     Ok(compare(args, &sends, &expected, &received))
 }
 
-fn compare(args: &ReplayArgs, sends: &[&Recorded], expected: &[&OwnedEvent], received: &[OwnedEvent]) -> bool {
+fn compare(
+    args: &ReplayArgs,
+    sends: &[&Recorded],
+    expected: &[&OwnedEvent],
+    received: &[OwnedEvent],
+) -> bool {
     let mut first_difference = None;
     let mut same = 0;
     for i in 0..expected.len().max(received.len()) {
@@ -234,9 +253,20 @@ fn compare(args: &ReplayArgs, sends: &[&Recorded], expected: &[&OwnedEvent], rec
                 None
             }
             (Some(w), Some(g)) => {
-                let (a, b) = (payload(w).map_or(&[][..], |p| p.1), payload(g).map_or(&[][..], |p| p.1));
-                let at = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
-                Some(format!("recorded {}, received {} (first difference at byte {at})", describe(w), describe(g)))
+                let (a, b) = (
+                    payload(w).map_or(&[][..], |p| p.1),
+                    payload(g).map_or(&[][..], |p| p.1),
+                );
+                let at = a
+                    .iter()
+                    .zip(b)
+                    .position(|(x, y)| x != y)
+                    .unwrap_or(a.len().min(b.len()));
+                Some(format!(
+                    "recorded {}, received {} (first difference at byte {at})",
+                    describe(w),
+                    describe(g)
+                ))
             }
             (Some(w), None) => Some(format!("recorded {}, received nothing", describe(w))),
             (None, Some(g)) => Some(format!("not recorded, received {}", describe(g))),
@@ -245,7 +275,10 @@ fn compare(args: &ReplayArgs, sends: &[&Recorded], expected: &[&OwnedEvent], rec
         if let Some(why) = verdict {
             first_difference.get_or_insert(i);
             if args.json {
-                println!("{}", serde_json::json!({"event": "difference", "reply": i, "why": why}));
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "difference", "reply": i, "why": why})
+                );
             } else {
                 println!("reply {i}: differs: {why}");
             }
@@ -266,7 +299,10 @@ fn compare(args: &ReplayArgs, sends: &[&Recorded], expected: &[&OwnedEvent], rec
             expected.len(),
             if expected.len() == 1 { "y" } else { "ies" },
             received.len(),
-            first_difference.map_or_else(|| "; every reply matches".to_string(), |i| format!("; first difference at reply {i}"))
+            first_difference.map_or_else(
+                || "; every reply matches".to_string(),
+                |i| format!("; first difference at reply {i}")
+            )
         );
     }
     ok

@@ -393,8 +393,12 @@ mod tests {
         for (src, dst) in [("10.0.0.1:5000", "10.0.0.2:80"), ("[::1]:5000", "[::1]:80")] {
             let (src, dst): (SocketAddr, SocketAddr) = (src.parse().unwrap(), dst.parse().unwrap());
             let builder = match (src.ip(), dst.ip()) {
-                (IpAddr::V4(a), IpAddr::V4(b)) => etherparse::PacketBuilder::ipv4(a.octets(), b.octets(), 64),
-                (IpAddr::V6(a), IpAddr::V6(b)) => etherparse::PacketBuilder::ipv6(a.octets(), b.octets(), 64),
+                (IpAddr::V4(a), IpAddr::V4(b)) => {
+                    etherparse::PacketBuilder::ipv4(a.octets(), b.octets(), 64)
+                }
+                (IpAddr::V6(a), IpAddr::V6(b)) => {
+                    etherparse::PacketBuilder::ipv6(a.octets(), b.octets(), 64)
+                }
                 _ => unreachable!(),
             };
             let mut data = Vec::new();

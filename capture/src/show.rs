@@ -39,7 +39,10 @@ fn frame_line(number: usize, f: &FrameView) -> String {
         }
     }
     let mask = match h.mask {
-        Some(k) => format!("masked key {:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3]),
+        Some(k) => format!(
+            "masked key {:02x}{:02x}{:02x}{:02x}",
+            k[0], k[1], k[2], k[3]
+        ),
         None => "unmasked".into(),
     };
     let cut = if f.complete { "" } else { "  (cut short)" };
@@ -79,17 +82,20 @@ fn shown(event: &OwnedEvent) -> String {
 
 fn message_line(m: &MessageView) -> String {
     let frames: Vec<String> = m.frames.iter().map(ToString::to_string).collect();
+    let said = m
+        .event
+        .as_ref()
+        .map_or_else(|| "(not delivered: it broke a rule)".into(), shown);
+    if m.opcode.is_control() {
+        return format!("{} (frame {}): {said}", m.opcode.meaning(), frames.join(", "));
+    }
     let compressed = if m.compressed {
         format!(", inflated from {} compressed bytes", m.wire_len)
     } else {
         String::new()
     };
-    let said = m
-        .event
-        .as_ref()
-        .map_or_else(|| "(not delivered: it broke a rule)".into(), shown);
     format!(
-        "message {} of {} B{compressed} from frame{} {}: {said}",
+        "{} message, {} B{compressed}, from frame{} {}: {said}",
         m.opcode.meaning().trim_end_matches(" frame"),
         m.len,
         if frames.len() > 1 { "s" } else { "" },
@@ -216,7 +222,9 @@ pub fn json(event: &SessionEvent) -> Value {
             })),
             "protocol": protocol,
         }),
-        SessionEvent::NotWebSocket { reason } => json!({"event": "not_websocket", "reason": reason}),
+        SessionEvent::NotWebSocket { reason } => {
+            json!({"event": "not_websocket", "reason": reason})
+        }
         SessionEvent::Frame {
             direction,
             number,
@@ -273,6 +281,8 @@ pub fn json(event: &SessionEvent) -> Value {
             direction,
             offset,
             waiting_for,
-        } => json!({"event": "incomplete", "from": side(*direction), "offset": offset, "waiting_for": waiting_for}),
+        } => {
+            json!({"event": "incomplete", "from": side(*direction), "offset": offset, "waiting_for": waiting_for})
+        }
     }
 }

@@ -105,12 +105,7 @@ impl TcpLeg {
         }
     }
 
-    fn build(
-        &self,
-        from_client: bool,
-        flags: Flags,
-        payload: &[u8],
-    ) -> io::Result<Vec<u8>> {
+    fn build(&self, from_client: bool, flags: Flags, payload: &[u8]) -> io::Result<Vec<u8>> {
         let (src, dst) = if from_client {
             (self.client, self.server)
         } else {
@@ -122,8 +117,12 @@ impl TcpLeg {
             (self.seq[1], self.seq[0])
         };
         let ip = match (src.ip(), dst.ip()) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => etherparse::PacketBuilder::ipv4(a.octets(), b.octets(), 64),
-            (IpAddr::V6(a), IpAddr::V6(b)) => etherparse::PacketBuilder::ipv6(a.octets(), b.octets(), 64),
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                etherparse::PacketBuilder::ipv4(a.octets(), b.octets(), 64)
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => {
+                etherparse::PacketBuilder::ipv6(a.octets(), b.octets(), 64)
+            }
             _ => {
                 return Err(io::Error::other(
                     "a leg with an IPv4 and an IPv6 end cannot be written",
@@ -216,9 +215,9 @@ impl Flags {
 
 #[cfg(test)]
 mod tests {
-    use super::super::read::for_each_packet;
-    use super::super::tcp::{segment, Piece, Reassembler};
     use super::*;
+    use crate::read::for_each_packet;
+    use crate::tcp::{segment, Piece, Reassembler};
 
     #[test]
     fn what_is_written_reads_back_byte_exact() {
@@ -226,11 +225,15 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("leg.pcapng");
         let mut w = PcapngWriter::create(&path).unwrap();
-        let mut leg = TcpLeg::new("[::1]:40000".parse().unwrap(), "[::1]:8765".parse().unwrap());
+        let mut leg = TcpLeg::new(
+            "[::1]:40000".parse().unwrap(),
+            "[::1]:8765".parse().unwrap(),
+        );
         let t = SystemTime::now();
         leg.open(&mut w, t).unwrap();
         let big: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
-        leg.data(&mut w, true, t, b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        leg.data(&mut w, true, t, b"GET / HTTP/1.1\r\n\r\n")
+            .unwrap();
         leg.data(&mut w, false, t, &big).unwrap();
         leg.close(&mut w, t).unwrap();
         drop(w);

@@ -1,8 +1,8 @@
 //! WebSocket sessions in a capture: each TCP connection reassembled both ways, its HTTP
 //! upgrade found, and each direction run through the core's [`SessionInspector`].
 
-use super::read::{for_each_packet, Summary};
-use super::tcp::{segment, Piece, Reassembler, Segment};
+use crate::read::{for_each_packet, Summary};
+use crate::tcp::{segment, Piece, Reassembler, Segment};
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::SocketAddr;
@@ -99,7 +99,16 @@ pub fn read_sessions(
         );
         if flow.closed() {
             let mut flow = flows.remove(&key).expect("present");
-            flow.finish(&mut pieces, &mut events, &config, payload_detail, &mut next_id, &mut report, time, &mut f);
+            flow.finish(
+                &mut pieces,
+                &mut events,
+                &config,
+                payload_detail,
+                &mut next_id,
+                &mut report,
+                time,
+                &mut f,
+            );
         }
     })?;
     report.file = summary;
@@ -109,7 +118,16 @@ pub fn read_sessions(
         if flow.session.is_some() {
             report.unfinished += 1;
         }
-        flow.finish(&mut pieces, &mut events, &config, payload_detail, &mut next_id, &mut report, f64::NAN, &mut f);
+        flow.finish(
+            &mut pieces,
+            &mut events,
+            &config,
+            payload_detail,
+            &mut next_id,
+            &mut report,
+            f64::NAN,
+            &mut f,
+        );
     }
     Ok(report)
 }
@@ -300,7 +318,9 @@ impl Flow {
                 break;
             }
             self.streams[side].finish(pieces);
-            self.feed(side, pieces, events, config, detail, next_id, report, time, f);
+            self.feed(
+                side, pieces, events, config, detail, next_id, report, time, f,
+            );
         }
         if self.dead {
             return;

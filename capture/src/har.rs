@@ -22,7 +22,8 @@ const TAIL: &[u8] = b"\n]}}\n";
 
 /// Seconds since the epoch, as HAR message times are.
 pub fn epoch_seconds(t: SystemTime) -> f64 {
-    t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// An ISO 8601 date-time, UTC, with milliseconds (HAR's `startedDateTime`).
@@ -314,7 +315,8 @@ pub fn parse_har(value: &Value) -> Result<Vec<HarSession>, String> {
             .flatten()
             .enumerate()
         {
-            let bad = |what: &str| format!("WebSocket entry {}: message {i}: {what}", out.len() + 1);
+            let bad =
+                |what: &str| format!("WebSocket entry {}: message {i}: {what}", out.len() + 1);
             let send = match m.get("type").and_then(Value::as_str) {
                 Some("send") => true,
                 Some("receive") => false,
@@ -383,7 +385,8 @@ pub fn rebuild(session: &HarSession) -> Vec<(wslens::inspect::session::Direction
             None => u.path().to_string(),
         },
     );
-    let has = |h: &[(String, String)], name: &str| h.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    let has =
+        |h: &[(String, String)], name: &str| h.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
     let line_safe = |s: &str| !s.contains(['\r', '\n']);
     let mut request = format!("GET {path} HTTP/1.1\r\n");
     let headers: Vec<&(String, String)> = session
@@ -395,10 +398,12 @@ pub fn rebuild(session: &HarSession) -> Vec<(wslens::inspect::session::Direction
     if !has(&owned, "host") {
         let host = target
             .as_ref()
-            .and_then(|u| Some(match u.port() {
-                Some(p) => format!("{}:{p}", u.host_str()?),
-                None => u.host_str()?.to_string(),
-            }))
+            .and_then(|u| {
+                Some(match u.port() {
+                    Some(p) => format!("{}:{p}", u.host_str()?),
+                    None => u.host_str()?.to_string(),
+                })
+            })
             .unwrap_or_else(|| "unknown".into());
         request.push_str(&format!("Host: {host}\r\n"));
     }
@@ -416,7 +421,11 @@ pub fn rebuild(session: &HarSession) -> Vec<(wslens::inspect::session::Direction
         }
     }
     request.push_str("\r\n");
-    let status = if session.status == 0 { 101 } else { session.status };
+    let status = if session.status == 0 {
+        101
+    } else {
+        session.status
+    };
     let reason = if session.status_text.is_empty() || !line_safe(&session.status_text) {
         wslens::handshake::reason_phrase(status).to_string()
     } else {
@@ -450,7 +459,10 @@ pub fn rebuild(session: &HarSession) -> Vec<(wslens::inspect::session::Direction
             wslens::OpCode::Pong => conn.pong(&m.data),
             wslens::OpCode::Close => {
                 let (code, reason) = match m.data.as_slice() {
-                    [a, b, rest @ ..] => (u16::from_be_bytes([*a, *b]), String::from_utf8_lossy(rest).into_owned()),
+                    [a, b, rest @ ..] => (
+                        u16::from_be_bytes([*a, *b]),
+                        String::from_utf8_lossy(rest).into_owned(),
+                    ),
                     _ => (1000, String::new()),
                 };
                 conn.close(wslens::CloseCode(code), &reason)
@@ -480,10 +492,26 @@ mod tests {
         assert!(valid(&path).is_empty());
         let t = SystemTime::now();
         let h = vec![("Host".to_string(), "example.com".to_string())];
-        log.start(1, t, "ws://example.com/echo?x=1", &h, 101, "Switching Protocols", &[])
-            .unwrap();
-        log.start(2, t, "ws://example.com/other", &h, 101, "Switching Protocols", &[])
-            .unwrap();
+        log.start(
+            1,
+            t,
+            "ws://example.com/echo?x=1",
+            &h,
+            101,
+            "Switching Protocols",
+            &[],
+        )
+        .unwrap();
+        log.start(
+            2,
+            t,
+            "ws://example.com/other",
+            &h,
+            101,
+            "Switching Protocols",
+            &[],
+        )
+        .unwrap();
         log.message(1, true, t, 1, b"hello \"quoted\"").unwrap();
         log.message(1, false, t, 2, &[0, 255, 1]).unwrap();
         log.end(1, t).unwrap();
@@ -491,8 +519,15 @@ mod tests {
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].url, "ws://example.com/echo?x=1");
         assert_eq!(
-            one[0].messages.iter().map(|m| (m.send, m.opcode, m.data.clone())).collect::<Vec<_>>(),
-            [(true, 1, b"hello \"quoted\"".to_vec()), (false, 2, vec![0, 255, 1])]
+            one[0]
+                .messages
+                .iter()
+                .map(|m| (m.send, m.opcode, m.data.clone()))
+                .collect::<Vec<_>>(),
+            [
+                (true, 1, b"hello \"quoted\"".to_vec()),
+                (false, 2, vec![0, 255, 1])
+            ]
         );
         log.message(2, true, t, 1, b"x").unwrap();
         log.finish_all(t).unwrap();
@@ -500,15 +535,28 @@ mod tests {
         assert_eq!(both.len(), 2);
         assert_eq!(both[1].messages.len(), 1);
         let raw: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(raw.pointer("/log/entries/0/_resourceType").unwrap(), "websocket");
-        assert_eq!(raw.pointer("/log/entries/0/request/queryString/0/name").unwrap(), "x");
-        assert!(std::fs::read_dir(&dir).unwrap().all(|e| !e.unwrap().path().to_string_lossy().ends_with(".part")));
+        assert_eq!(
+            raw.pointer("/log/entries/0/_resourceType").unwrap(),
+            "websocket"
+        );
+        assert_eq!(
+            raw.pointer("/log/entries/0/request/queryString/0/name")
+                .unwrap(),
+            "x"
+        );
+        assert!(std::fs::read_dir(&dir).unwrap().all(|e| !e
+            .unwrap()
+            .path()
+            .to_string_lossy()
+            .ends_with(".part")));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn bad_hars_say_why() {
-        assert!(parse_har(&json!({"x": 1})).unwrap_err().contains("log.entries"));
+        assert!(parse_har(&json!({"x": 1}))
+            .unwrap_err()
+            .contains("log.entries"));
         let bad = json!({"log": {"entries": [{"_resourceType": "websocket", "_webSocketMessages": [{"type": "sent", "opcode": 1, "data": ""}]}]}});
         assert!(parse_har(&bad).unwrap_err().contains("neither"));
         let bad = json!({"log": {"entries": [{"_webSocketMessages": [{"type": "send", "opcode": 2, "data": "!!"}]}]}});
