@@ -144,6 +144,9 @@ struct Flow {
     session: Option<SessionInfo>,
     /// Events before the session is known to be a WebSocket one (the request head).
     early: Vec<(f64, SessionEvent)>,
+    /// Whether the client's first bytes ask for a WebSocket upgrade (an `Upgrade: websocket`
+    /// line in what was captured of the head, even when the head itself is cut short).
+    asks_upgrade: bool,
     fin: [bool; 2],
     rst: bool,
     /// Not a WebSocket session: packets are read no further.
@@ -161,6 +164,7 @@ impl Flow {
             inspector: None,
             session: None,
             early: Vec::new(),
+            asks_upgrade: false,
             fin: [false; 2],
             rst: false,
             dead: false,
@@ -216,6 +220,11 @@ impl Flow {
                     continue;
                 };
                 self.client = Some(client);
+                if client == side {
+                    let head = &bytes[..bytes.len().min(8192)];
+                    let lower = String::from_utf8_lossy(head).to_ascii_lowercase();
+                    self.asks_upgrade = lower.contains("\nupgrade:") && lower.contains("websocket");
+                }
                 let mut ins = SessionInspector::new(config.clone());
                 ins.payload_detail = detail;
                 self.inspector = Some(ins);
@@ -246,10 +255,11 @@ impl Flow {
     ) {
         for event in events.drain(..) {
             if self.session.is_none() {
-                let upgrade_asked = self.early.iter().any(|(_, e)| {
-                    matches!(e, SessionEvent::Head { direction: Direction::ClientToServer, inspection, .. }
-                        if inspection.headers.iter().any(|h| h.name.eq_ignore_ascii_case("upgrade")))
-                });
+                let upgrade_asked = self.asks_upgrade
+                    || self.early.iter().any(|(_, e)| {
+                        matches!(e, SessionEvent::Head { direction: Direction::ClientToServer, inspection, .. }
+                            if inspection.headers.iter().any(|h| h.name.eq_ignore_ascii_case("upgrade")))
+                    });
                 let decided = match &event {
                     SessionEvent::Upgraded { .. } => true,
                     SessionEvent::NotWebSocket { .. } => upgrade_asked,
@@ -325,11 +335,11 @@ impl Flow {
         if self.dead {
             return;
         }
+        // A connection that carried no bytes at all (or only the last ACKs of one already
+        // read) is not counted.
         if let Some(ins) = &mut self.inspector {
             ins.finish(events);
             self.hand_on(events, next_id, report, time, f);
-        } else {
-            report.other_connections += 1;
         }
     }
 }

@@ -243,6 +243,8 @@ pub fn json(event: &SessionEvent) -> Value {
                 "opcode": h.map(|h| h.opcode as u8),
                 "mask": h.and_then(|h| h.mask).map(|k| format!("{:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3])),
                 "payload_len": h.map(|h| h.payload_len),
+                // The first payload bytes, unmasked, in hex (as many as the inspector lists).
+                "payload": frame.payload.iter().map(|b| format!("{:02x}", b.plain)).collect::<String>(),
             })
         }
         SessionEvent::Message { direction, message } => {

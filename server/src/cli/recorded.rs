@@ -9,9 +9,9 @@ use wslens_capture::har::{read_har, rebuild};
 use wslens_capture::sessions::{read_sessions, Found};
 use wslens_capture::show;
 
-/// Payload bytes listed per frame in the inspector's view (the line printed shows none;
-/// the JSON neither): kept small, since a capture can be large.
-const DETAIL: usize = 0;
+/// Payload bytes listed per frame (unmasked, in the JSON's `payload`): kept small, since a
+/// capture can be large.
+const DETAIL: usize = 64;
 
 /// Prints one event of session `id` at `time` (seconds since its first packet).
 fn print_event(
