@@ -8,6 +8,8 @@
 #   - wasm-bindgen-cli and wasm-pack (cargo install), Debian's chromium-driver
 #   - Debian's redis-server (the backplane tests run their own instances) and faketime
 #     (libfaketime: the clock-jump test)
+#   - Debian's tcpdump and tshark (the capture tests: real captures, and wslens's pcapng
+#     checked against Wireshark's dissector)
 #   - Debian's wine64 and MinGW-w64, and the x86_64-pc-windows-gnu target (tests/wine/run.sh)
 #
 #   bash scripts/test.sh
@@ -22,10 +24,11 @@ step "toolchain targets and the wasm tools"
 . scripts/wasm.sh
 ensure_wasm_tools
 
-step "Debian's redis-server (the backplane tests start their own, on a free loopback port) and faketime"
-if ! command -v redis-server >/dev/null || ! command -v faketime >/dev/null; then
+step "Debian's redis-server (the backplane tests start their own, on a free loopback port), faketime, tcpdump and tshark"
+if ! command -v redis-server >/dev/null || ! command -v faketime >/dev/null \
+   || ! command -v tcpdump >/dev/null || ! command -v tshark >/dev/null; then
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server faketime >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server faketime tcpdump tshark >/dev/null
 fi
 # (The package's own service, if the install started one, is not used: each test starts and
 # stops its own redis-server by PID.)

@@ -87,7 +87,11 @@ fn message_line(m: &MessageView) -> String {
         .as_ref()
         .map_or_else(|| "(not delivered: it broke a rule)".into(), shown);
     if m.opcode.is_control() {
-        return format!("{} (frame {}): {said}", m.opcode.meaning(), frames.join(", "));
+        return format!(
+            "{} (frame {}): {said}",
+            m.opcode.meaning(),
+            frames.join(", ")
+        );
     }
     let compressed = if m.compressed {
         format!(", inflated from {} compressed bytes", m.wire_len)

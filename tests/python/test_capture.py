@@ -37,11 +37,13 @@ class Tcpdump:
     def __init__(self, path, port, interface="lo", snaplen=0):
         if shutil.which("tcpdump") is None:
             pytest.fail("tcpdump is missing: the test command installs Debian's tcpdump")
+        # Capturing needs root (or CAP_NET_RAW): sudo when not root, as the test command installs.
+        sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
         self.proc = subprocess.Popen(
             # --immediate-mode: packets reach the file as they come (without it libpcap hands
             # them on per filled block or after a second, and a block not handed on when
             # tcpdump is stopped is lost); -U: written unbuffered.
-            ["tcpdump", "-i", interface, "--immediate-mode", "-U", "-s", str(snaplen), "-w", str(path), f"tcp port {port}"],
+            [*sudo, "tcpdump", "-i", interface, "--immediate-mode", "-U", "-s", str(snaplen), "-w", str(path), f"tcp port {port}"],
             stderr=subprocess.PIPE, text=True)
         said = ""
         while "listening on" not in said:  # "listening on lo, link-type ..." once it captures
