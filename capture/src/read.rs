@@ -28,9 +28,9 @@ pub struct Summary {
     pub truncated: bool,
 }
 
-/// The reader's buffer: it must hold one whole block. Grown up to [`MAX_BLOCK`] for a bigger
-/// one.
-const BUFFER: usize = 1 << 20;
+/// The reader's buffer: it must hold one whole block. Grown (four times at a step) up to
+/// [`MAX_BLOCK`] for a bigger one.
+const BUFFER: usize = 64 << 10;
 /// The largest block read (16 MiB; captures keep at most 256 KiB per packet).
 pub const MAX_BLOCK: usize = 16 << 20;
 
