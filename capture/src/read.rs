@@ -2,7 +2,8 @@
 //! bounded size whatever the file's.
 
 use pcap_parser::pcapng::Block;
-use pcap_parser::{PcapBlockOwned, PcapError};
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 use std::io::Read;
 
 /// One captured packet.
@@ -41,19 +42,55 @@ struct Interface {
     offset: i64,
 }
 
-/// Calls `f` for each packet of the pcap or pcapng data in `input`, in file order.
-pub fn for_each_packet(
-    input: impl Read + Send,
-    mut f: impl FnMut(Packet<'_>),
-) -> Result<Summary, String> {
-    let mut reader = match pcap_parser::create_reader(BUFFER, input) {
-        Ok(r) => r,
-        Err(PcapError::Eof) => return Err("the file is empty".into()),
-        Err(PcapError::HeaderNotRecognized) | Err(PcapError::Incomplete(_)) => {
-            return Err("not a pcap or pcapng file (its first bytes are neither header)".into())
+/// Opens a pcap or pcapng stream: its first four bytes say which (RFC-style magic numbers:
+/// pcapng's Section Header Block type, or one of the four pcap magics).
+fn open<'r, R: Read + 'r>(mut input: R) -> Result<Box<dyn PcapReaderIterator + 'r>, String> {
+    // The readers parse the file header from their first read: it is read whole here first
+    // (up to a buffer's worth), then handed on ahead of the rest.
+    let mut head = vec![0u8; BUFFER];
+    let mut got = 0;
+    while got < head.len() {
+        match input.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("reading the capture: {e}")),
         }
-        Err(e) => return Err(format!("not a readable capture: {e}")),
+    }
+    head.truncate(got);
+    if got == 0 {
+        return Err("the file is empty".into());
+    }
+    let magic: [u8; 4] = match head.get(..4) {
+        Some(m) => m.try_into().expect("four bytes"),
+        None => [0; 4],
     };
+    let not_capture =
+        || "not a pcap or pcapng file (its first bytes are neither header)".to_string();
+    let unreadable = |e: PcapError<&[u8]>| match e {
+        PcapError::Incomplete(_) | PcapError::Eof | PcapError::UnexpectedEof => {
+            "the capture ends inside its file header".to_string()
+        }
+        e => format!("not a readable capture: {e}"),
+    };
+    let input = std::io::Cursor::new(head).chain(input);
+    match magic {
+        [0x0a, 0x0d, 0x0d, 0x0a] => PcapNGReader::new(BUFFER, input)
+            .map(|r| Box::new(r) as Box<dyn PcapReaderIterator>)
+            .map_err(unreadable),
+        [0xd4, 0xc3, 0xb2, 0xa1]
+        | [0xa1, 0xb2, 0xc3, 0xd4]
+        | [0x4d, 0x3c, 0xb2, 0xa1]
+        | [0xa1, 0xb2, 0x3c, 0x4d] => LegacyPcapReader::new(BUFFER, input)
+            .map(|r| Box::new(r) as Box<dyn PcapReaderIterator>)
+            .map_err(unreadable),
+        _ => Err(not_capture()),
+    }
+}
+
+/// Calls `f` for each packet of the pcap or pcapng data in `input`, in file order.
+pub fn for_each_packet(input: impl Read, mut f: impl FnMut(Packet<'_>)) -> Result<Summary, String> {
+    let mut reader = open(input)?;
     let mut summary = Summary::default();
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut legacy: Option<(i32, bool)> = None;

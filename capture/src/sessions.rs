@@ -34,6 +34,19 @@ pub enum Found<'a> {
         /// What.
         event: &'a SessionEvent,
     },
+    /// Bytes of a session's direction as reassembled, from `offset` of the direction (its
+    /// first byte, the head's, is 0), after the events they completed: for a viewer that
+    /// keeps what it wants of them (the page, to open a frame in the byte inspector).
+    Bytes {
+        /// Which session.
+        session: &'a SessionInfo,
+        /// Which way.
+        direction: Direction,
+        /// Where in the direction they start.
+        offset: u64,
+        /// The bytes.
+        bytes: &'a [u8],
+    },
 }
 
 /// The whole capture's counts.
@@ -55,7 +68,7 @@ pub const MAX_FLOWS: usize = 100_000;
 
 /// Reads every packet of `input` and calls `f` with the sessions found and their events.
 pub fn read_sessions(
-    input: impl Read + Send,
+    input: impl Read,
     config: Config,
     payload_detail: usize,
     mut f: impl FnMut(Found<'_>),
@@ -236,11 +249,22 @@ impl Flow {
                 Direction::ServerToClient
             };
             let ins = self.inspector.as_mut().expect("made with the client");
-            match piece {
-                Piece::Bytes(b) => ins.feed(direction, &b, events),
-                Piece::Gap(n) => ins.gap(direction, n, events),
+            let offset = ins.offset(direction);
+            match &piece {
+                Piece::Bytes(b) => ins.feed(direction, b, events),
+                Piece::Gap(n) => ins.gap(direction, *n, events),
             }
             self.hand_on(events, next_id, report, time, f);
+            if let (Some(session), Piece::Bytes(bytes)) = (&self.session, &piece) {
+                if !self.dead {
+                    f(Found::Bytes {
+                        session,
+                        direction,
+                        offset,
+                        bytes,
+                    });
+                }
+            }
         }
     }
 

@@ -245,6 +245,7 @@ pub fn json(event: &SessionEvent) -> Value {
                 "fin": h.map(|h| h.fin),
                 "rsv": h.map(|h| h.rsv),
                 "opcode": h.map(|h| h.opcode as u8),
+                "opcode_name": h.map(|h| h.opcode.meaning()),
                 "mask": h.and_then(|h| h.mask).map(|k| format!("{:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3])),
                 "payload_len": h.map(|h| h.payload_len),
                 // The first payload bytes, unmasked, in hex (as many as the inspector lists).

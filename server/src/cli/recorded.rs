@@ -83,6 +83,7 @@ pub(crate) fn inspect_pcap(path: &Path, json: bool, only: Option<usize>) -> i32 
                         )
                     }
                 }
+                Found::Bytes { .. } => return,
                 Found::Event {
                     session,
                     time,
