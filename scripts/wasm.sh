@@ -32,4 +32,12 @@ build_page() {
   # same bytes.
   gzip -9 -n -k -f www/pkg/wslens_wasm_bg.wasm
   echo "    www/pkg/wslens_wasm_bg.wasm.gz: $(wc -c <www/pkg/wslens_wasm_bg.wasm.gz) bytes on the wire"
+  # The capture module (feature `capture`: the pcap, pcapng and HAR readers), loaded only by
+  # the page's capture worker (www/capture-worker.js) when a file is dropped.
+  echo "==> building the capture module into www/pkg-capture"
+  wasm-pack --quiet build wasm --target web --mode no-install --release --out-dir ../www/pkg-capture \
+    --out-name wslens_capture --no-typescript -- --features capture
+  python3 scripts/strip_wasm_names.py www/pkg-capture/wslens_capture_bg.wasm
+  gzip -9 -n -k -f www/pkg-capture/wslens_capture_bg.wasm
+  echo "    www/pkg-capture/wslens_capture_bg.wasm.gz: $(wc -c <www/pkg-capture/wslens_capture_bg.wasm.gz) bytes on the wire"
 }

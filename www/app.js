@@ -366,10 +366,24 @@ const echoLog = $('echo-log');
 const ladder = $('ladder');
 const lanes = { in: { hex: '', count: 0 }, out: { hex: '', count: 0 } };
 const tap = { session: null, seen: 0 };
-function rung(toServer, t, label, onclick, control = false) {
-  ladder.append(el('li', { class: `rung ${toServer ? 'to-server' : 'to-client'}${control ? ' control' : ''}` },
+// The ladder, one component for the live view and the captures: an arrow per frame, from
+// the client's side to the server's (`toServer`) or back, each a link that opens its bytes.
+function ladderRung(list, toServer, t, label, onclick, kind = '') {
+  list.append(el('li', { class: `rung ${toServer ? 'to-server' : 'to-client'}${kind ? ` ${kind}` : ''}` },
     el('span', { class: 't mono' }, `+${t} ms`), link(label, onclick)));
-  ladder.scrollTop = ladder.scrollHeight;
+  list.scrollTop = list.scrollHeight;
+}
+// What a frame's arrow says: its opcode, bits and length, and what its message said.
+function rungLabel({ opcodeName, fin, compressed, masked, length }, msg) {
+  const bits = [fin ? 'FIN' : 'FIN=0', compressed ? 'RSV1 (compressed)' : '', masked ? 'masked' : ''].filter(Boolean).join(', ');
+  let what = '';
+  if (msg?.closeCode !== undefined) what = ` · ${msg.closeCode ?? 'no code'}${msg.closeMeaning ? ` (${msg.closeMeaning})` : ''}`;
+  else if (msg?.text !== undefined) what = ` · "${msg.text.length > 40 ? `${msg.text.slice(0, 40)}…` : msg.text}"`;
+  if (msg && msg.frames > 1) what += ` · the last of ${msg.frames} frames`;
+  return `${opcodeName} · ${bits} · ${length} B${what}`;
+}
+function rung(toServer, t, label, onclick, control = false) {
+  ladderRung(ladder, toServer, t, label, onclick, control ? 'control' : '');
 }
 // Draws the frames `hex` completes in direction `dir`; returns the inspection of the stream.
 function ladderFrames(dir, hex, t) {
@@ -381,14 +395,10 @@ function ladderFrames(dir, hex, t) {
     const { header: h, complete, end } = ins.frames[i];
     if (!h || !complete) break;
     const msg = ins.messages.find((m) => m.frames.at(-1) === i);
-    const bits = [h.fin ? 'FIN' : 'FIN=0', h.rsv & 4 ? 'RSV1 (compressed)' : '', h.masked ? 'masked' : ''].filter(Boolean).join(', ');
-    let what = '';
-    if (msg?.closeCode !== undefined) what = ` · ${msg.closeCode ?? 'no code'}${msg.closeMeaning ? ` (${msg.closeMeaning})` : ''}`;
-    else if (msg?.text !== undefined) what = ` · "${msg.text.length > 40 ? `${msg.text.slice(0, 40)}…` : msg.text}"`;
-    if (msg && msg.frames.length > 1) what += ` · the last of ${msg.frames.length} frames`;
     const upTo = lane.hex.slice(0, end * 2);
-    rung(dir === 'in', t, `${h.opcodeName} · ${bits} · ${h.payloadLength} B${what}`,
-      () => openInInspector(upTo, role, echo.deflate, i), h.opcode >= 8);
+    const label = rungLabel({ opcodeName: h.opcodeName, fin: h.fin, compressed: h.rsv & 4, masked: h.masked, length: h.payloadLength },
+      msg && { text: msg.text, closeCode: msg.closeCode, closeMeaning: msg.closeMeaning, frames: msg.frames.length });
+    rung(dir === 'in', t, label, () => openInInspector(upTo, role, echo.deflate, i), h.opcode >= 8);
     lane.count = i + 1;
   }
   return ins;
@@ -467,6 +477,126 @@ const chat = client({
 $('chat-connect').addEventListener('click', () => chat.connect());
 $('chat-form').addEventListener('submit', (e) => { e.preventDefault(); chat.send($('chat-text').value); $('chat-text').value = ''; });
 
+// ---- Captures: a dropped pcap, pcapng or HAR, read in a worker by the wasm capture module ----
+// The worker hands on the events `wslens inspect --pcap --json` prints; the page keeps up to
+// EVENTS_KEPT of each session's and draws the chosen one as a ladder.
+const EVENTS_KEPT = 5000;
+const captures = { worker: null, sessions: new Map(), current: null, asked: new Map(), next: 0, file: null };
+const capStatus = $('capture-status');
+function captureWorker() {
+  if (captures.worker) return captures.worker;
+  const w = new Worker(new URL('./capture-worker.js', import.meta.url), { type: 'module' });
+  w.onmessage = ({ data }) => {
+    if (data.events) for (const e of data.events) captureEvent(e);
+    if (data.progress !== undefined) {
+      capStatus.textContent = `${captures.file}: read ${(data.progress / 1e6).toFixed(1)} of ${(data.size / 1e6).toFixed(1)} MB · ${captures.sessions.size} WebSocket session(s)`;
+    }
+    if (data.done) {
+      const d = data.done;
+      capStatus.textContent = d.har
+        ? `${captures.file}: a HAR with ${d.sessions} WebSocket session(s), reconstructed (a HAR keeps payloads, not frames)`
+        : `${captures.file}: ${d.packets} packets (${d.format}), ${d.sessions} WebSocket session(s), ${d.other_connections} other TCP connection(s)${d.truncated ? '; the file is cut short' : ''}`;
+      document.body.dataset.capture = 'done';
+      if (!captures.current && captures.sessions.size) showSession(captures.sessions.keys().next().value);
+    }
+    if (data.error) { capStatus.textContent = `${captures.file}: ${data.error}`; document.body.dataset.capture = 'error'; }
+    if (data.bytes) { captures.asked.get(data.bytes.id)?.(data.bytes.data); captures.asked.delete(data.bytes.id); }
+  };
+  captures.worker = w;
+  return w;
+}
+function openCapture(file) {
+  if (!file) return;
+  Object.assign(captures, { sessions: new Map(), current: null, file: file.name });
+  $('capture-sessions').replaceChildren();
+  $('capture-ladder').replaceChildren();
+  $('capture-title').textContent = '';
+  document.body.dataset.capture = 'reading';
+  capStatus.textContent = `${file.name}: reading…`;
+  selectTab($('tab-captures'));
+  captureWorker().postMessage({ open: file });
+}
+function captureEvent(e) {
+  if (e.event === 'summary') return;
+  if (e.event === 'session') {
+    const s = { info: e, events: [], dropped: 0, deflate: false, heads: { client: 0, server: 0 }, messages: 0 };
+    captures.sessions.set(e.session, s);
+    const label = e.url ? `${e.url} (reconstructed from a HAR)` : `client ${e.client} → server ${e.server}`;
+    const item = el('li', { 'data-session': String(e.session) }, link(`#${e.session} ${label}`, () => showSession(e.session)));
+    $('capture-sessions').append(item);
+    return;
+  }
+  const s = captures.sessions.get(e.session);
+  if (!s) return;
+  if (e.event === 'request') s.heads.client = e.len;
+  if (e.event === 'response') s.heads.server = e.len;
+  if (e.event === 'upgraded') s.deflate = !!e.deflate;
+  if (e.event === 'message') s.messages += 1;
+  if (s.events.length < EVENTS_KEPT) s.events.push(e); else s.dropped += 1;
+  if (captures.current === e.session) drawSession(s);
+}
+function askBytes(session, fromClient, from, to) {
+  return new Promise((resolve) => {
+    const id = captures.next++;
+    captures.asked.set(id, resolve);
+    captures.worker.postMessage({ bytes: { id, session, fromClient, from, to } });
+  });
+}
+function showSession(id) {
+  captures.current = id;
+  for (const li of $('capture-sessions').children) li.setAttribute('aria-current', String(li.dataset.session === String(id)));
+  drawSession(captures.sessions.get(id));
+}
+function drawSession(s) {
+  const list = $('capture-ladder');
+  list.replaceChildren();
+  const { info } = s;
+  $('capture-title').textContent = `session #${info.session}: ${info.url ?? `${info.client} → ${info.server}`}${s.deflate ? ' · permessage-deflate' : ''}${info.reconstructed ? ' · reconstructed from a HAR' : ''}`;
+  const ms = (e) => (e.time === undefined ? 'end' : (e.time * 1000).toFixed(1));
+  const messages = s.events.filter((e) => e.event === 'message');
+  for (const e of s.events) {
+    const toServer = e.from === 'client';
+    if (e.event === 'request' || e.event === 'response') {
+      const text = `${e.start_line}${e.refused ? ` · refused: ${e.refused.reason} (${e.refused.status})` : ''}`;
+      const from = e.from === 'client';
+      ladderRung(list, from, ms(e), text, async () => {
+        const bytes = await askBytes(info.session, from, 0, e.len);
+        if (!bytes) return;
+        $('hs-input').value = new TextDecoder().decode(bytes).replace(/\r\n/g, '\n');
+        handshake();
+        selectTab($('tab-handshake'));
+      }, 'head');
+    } else if (e.event === 'frame') {
+      const m = messages.find((x) => x.from === e.from && x.frames.at(-1) === e.number);
+      const close = m?.opcode === 8;
+      const msg = m && { text: close ? undefined : m.text, closeCode: close ? m.code : undefined,
+        closeMeaning: close && m.reason ? `"${m.reason}"` : '', frames: m.frames.length };
+      const label = rungLabel({ opcodeName: e.opcode_name ?? 'cut short', fin: e.fin, compressed: e.rsv & 4, masked: !!e.mask, length: e.payload_len ?? 0 }, msg);
+      const role = toServer ? 'server' : 'client';
+      ladderRung(list, toServer, ms(e), e.complete ? label : `${label} · cut short`, async () => {
+        const head = s.heads[e.from];
+        const bytes = await askBytes(info.session, toServer, head, e.end);
+        if (!bytes) { capStatus.textContent = 'the bytes of this frame were not kept (only the first MiB of each direction is): read it with wslens inspect --pcap'; return; }
+        openInInspector(hexOf(bytes).replace(/ /g, ''), role, s.deflate, e.number);
+      }, e.opcode >= 8 ? 'control' : '');
+    } else if (['error', 'gap', 'incomplete'].includes(e.event)) {
+      const text = e.event === 'error' ? `error at byte ${e.offset}: ${e.reason} (${e.rfc}) → close ${e.close_code}`
+        : e.event === 'gap' ? `gap: ${e.len} bytes never captured at byte ${e.offset}; nothing after it is read`
+          : `the bytes end here, waiting for ${e.waiting_for}`;
+      ladderRung(list, toServer, ms(e), text, () => {}, 'problem');
+    } else if (e.event === 'not_websocket') {
+      ladderRung(list, false, ms(e), `not WebSocket: ${e.reason}`, () => {}, 'problem');
+    }
+  }
+  if (s.dropped) list.append(el('li', {}, `… and ${s.dropped} more events (the page keeps ${EVENTS_KEPT} per session; wslens inspect --pcap shows all)`));
+}
+$('capture-file').addEventListener('change', (e) => openCapture(e.target.files[0]));
+const drop = $('capture-drop');
+drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); openCapture(e.dataTransfer.files[0]); });
+const isCapture = (name) => /\.(pcap|pcapng|cap|har)$/i.test(name);
+
 // ---- Start ------------------------------------------------------------------------------
 $('inspect-btn').addEventListener('click', inspect);
 $('deflate').addEventListener('change', inspect);
@@ -476,6 +606,7 @@ $('input').addEventListener('drop', async (e) => {
   e.preventDefault();
   const file = e.dataTransfer.files[0];
   if (!file) return;
+  if (isCapture(file.name)) { openCapture(file); return; }
   const data = new Uint8Array(await file.arrayBuffer());
   $('input').value = hexOf(data);
   $('format').value = 'hex';

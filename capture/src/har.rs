@@ -476,6 +476,36 @@ pub fn rebuild(session: &HarSession) -> Vec<(wslens::inspect::session::Direction
     out
 }
 
+/// Reads a HAR session's reconstructed bytes through a session inspector: `f` gets each
+/// event with its time (seconds since the session's first message; NaN at the end) and then,
+/// with `None`, each piece of bytes after the events it completed.
+pub fn inspect_session(
+    session: &HarSession,
+    payload_detail: usize,
+    mut f: impl FnMut(
+        f64,
+        Option<&wslens::inspect::session::SessionEvent>,
+        Option<(wslens::inspect::session::Direction, u64, &[u8])>,
+    ),
+) {
+    let mut ins = wslens::inspect::session::SessionInspector::new(wslens::Config::default());
+    ins.payload_detail = payload_detail;
+    let mut events = Vec::new();
+    let start = session.messages.first().map_or(0.0, |m| m.time);
+    for (direction, time, bytes) in rebuild(session) {
+        let offset = ins.offset(direction);
+        ins.feed(direction, &bytes, &mut events);
+        for e in events.drain(..) {
+            f(time - start, Some(&e), None);
+        }
+        f(time - start, None, Some((direction, offset, &bytes)));
+    }
+    ins.finish(&mut events);
+    for e in events.drain(..) {
+        f(f64::NAN, Some(&e), None);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -293,3 +293,42 @@ pub fn json(event: &SessionEvent) -> Value {
         }
     }
 }
+
+/// `event` of session `session` as one JSON object, as `inspect --pcap --json` prints it and
+/// the page reads it: [`json`] plus `session`, `time` (seconds since the session's first
+/// packet; left out when not known) and, for a HAR's sessions, `reconstructed`.
+pub fn session_event_json(
+    session: usize,
+    time: f64,
+    event: &SessionEvent,
+    reconstructed: bool,
+) -> Value {
+    let mut v = json(event);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("session".into(), session.into());
+        if time.is_finite() {
+            obj.insert("time".into(), serde_json::json!(time));
+        }
+        if reconstructed {
+            obj.insert("reconstructed".into(), true.into());
+        }
+    }
+    v
+}
+
+/// A capture's session, as its first JSON object.
+pub fn session_json(info: &crate::SessionInfo) -> Value {
+    json!({"session": info.id, "event": "session", "client": info.client.to_string(), "server": info.server.to_string()})
+}
+
+/// A HAR's session, as its first JSON object.
+pub fn har_session_json(s: &crate::har::HarSession) -> Value {
+    json!({"session": s.id, "event": "session", "url": s.url, "reconstructed": true, "messages": s.messages.len()})
+}
+
+/// A capture's last JSON object: its counts.
+pub fn summary_json(report: &crate::Report) -> Value {
+    json!({"event": "summary", "packets": report.file.packets, "format": report.file.format,
+        "sessions": report.sessions, "other_connections": report.other_connections,
+        "unfinished": report.unfinished, "truncated": report.file.truncated})
+}

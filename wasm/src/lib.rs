@@ -7,6 +7,11 @@
 //! nothing either: its input goes through [`decode_input_js`], and every bit, label, value
 //! and message it draws is one of the fields set here.
 
+#[cfg(feature = "capture")]
+mod capture;
+#[cfg(feature = "capture")]
+pub use capture::{read_capture, read_har};
+
 use js_sys::{Array, Error, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wslens::frame::{FrameHeader, OpCode};

@@ -3,9 +3,9 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use wslens::inspect::session::{SessionEvent, SessionInspector};
+use wslens::inspect::session::SessionEvent;
 use wslens::Config;
-use wslens_capture::har::{read_har, rebuild};
+use wslens_capture::har::{inspect_session, read_har};
 use wslens_capture::sessions::{read_sessions, Found};
 use wslens_capture::show;
 
@@ -23,17 +23,11 @@ fn print_event(
     reconstructed: bool,
 ) -> std::io::Result<()> {
     if json {
-        let mut v = show::json(event);
-        if let Some(obj) = v.as_object_mut() {
-            obj.insert("session".into(), id.into());
-            if time.is_finite() {
-                obj.insert("time".into(), serde_json::json!(time));
-            }
-            if reconstructed {
-                obj.insert("reconstructed".into(), true.into());
-            }
-        }
-        writeln!(out, "{v}")
+        writeln!(
+            out,
+            "{}",
+            show::session_event_json(id, time, event, reconstructed)
+        )
     } else {
         let t = if time.is_finite() {
             format!("{time:>9.6}")
@@ -70,11 +64,7 @@ pub(crate) fn inspect_pcap(path: &Path, json: bool, only: Option<usize>) -> i32 
                         return;
                     }
                     if json {
-                        writeln!(
-                            out,
-                            "{}",
-                            serde_json::json!({"session": s.id, "event": "session", "client": s.client.to_string(), "server": s.server.to_string()})
-                        )
+                        writeln!(out, "{}", show::session_json(s))
                     } else {
                         writeln!(
                             out,
@@ -122,13 +112,7 @@ pub(crate) fn inspect_pcap(path: &Path, json: bool, only: Option<usize>) -> i32 
         report.unfinished
     );
     if json {
-        let _ = writeln!(
-            out,
-            "{}",
-            serde_json::json!({"event": "summary", "packets": report.file.packets, "format": report.file.format,
-                "sessions": report.sessions, "other_connections": report.other_connections,
-                "unfinished": report.unfinished, "truncated": report.file.truncated})
-        );
+        let _ = writeln!(out, "{}", show::summary_json(&report));
     } else {
         let _ = writeln!(out, "{summary}");
     }
@@ -150,11 +134,7 @@ pub(crate) fn inspect_har(path: &Path, json: bool, only: Option<usize>) -> i32 {
             continue;
         }
         if json {
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::json!({"session": s.id, "event": "session", "url": s.url, "reconstructed": true, "messages": s.messages.len()})
-            );
+            let _ = writeln!(out, "{}", show::har_session_json(s));
         } else {
             let _ = writeln!(
                 out,
@@ -164,22 +144,12 @@ pub(crate) fn inspect_har(path: &Path, json: bool, only: Option<usize>) -> i32 {
                 s.messages.len()
             );
         }
-        let mut ins = SessionInspector::new(Config::default());
-        ins.payload_detail = DETAIL;
-        let mut events = Vec::new();
-        let start = s.messages.first().map_or(0.0, |m| m.time);
-        let pieces = rebuild(s);
-        for (direction, time, bytes) in &pieces {
-            ins.feed(*direction, bytes, &mut events);
-            for e in events.drain(..) {
+        inspect_session(s, DETAIL, |time, event, _| {
+            if let Some(e) = event {
                 broken |= matches!(e, SessionEvent::Error { .. });
-                let _ = print_event(&mut out, json, s.id, time - start, &e, true);
+                let _ = print_event(&mut out, json, s.id, time, e, true);
             }
-        }
-        ins.finish(&mut events);
-        for e in events.drain(..) {
-            let _ = print_event(&mut out, json, s.id, f64::NAN, &e, true);
-        }
+        });
     }
     if !json {
         let _ = writeln!(
