@@ -1,6 +1,6 @@
 // A HAR in Chrome DevTools' shape, built from the frames headless Chromium reports over the
 // DevTools protocol (Network.webSocketFrameSent/Received), read by `wslens inspect --har` and
-// replayed by `wslens replay` against the server it was recorded from.
+// replayed by `wslens replay` against the server it was recorded from; the page opens it too.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -101,6 +101,16 @@ test('Chromium over CDP: a HAR of its frames reads in inspect --har and replays'
   assert.ok(events.every((e) => e.reconstructed), 'every event is marked reconstructed');
   const frames = events.filter((e) => e.event === 'frame' && e.from === 'client');
   assert.ok(frames.every((f) => f.mask === '6d61736b'), 'reconstructed client frames carry the stated key');
+
+  // The same HAR dropped into the page's Captures view.
+  await page.goto(`${server.http}/`);
+  await page.waitForFunction(() => document.body.dataset.ready === 'true');
+  await page.setInputFiles('#capture-file', har);
+  await page.waitForFunction(() => document.body.dataset.capture === 'done', null, { timeout: 30000 });
+  assert.match(await page.textContent('#capture-status'), /a HAR with 1 WebSocket session\(s\), reconstructed/);
+  const rungs = await page.$$eval('#capture-ladder li', (li) => li.map((x) => x.textContent));
+  assert.ok(rungs.some((r) => r.includes('"héllo from the browser"')), rungs.join('\n'));
+  assert.ok(rungs.some((r) => r.includes('binary frame · FIN, masked · 5 B')), rungs.join('\n'));
 
   const replay = spawnSync(binary(), ['replay', har, '--to', `${server.ws}/echo`, '--speed', '0'], { encoding: 'utf8' });
   assert.equal(replay.status, 0, replay.stdout + replay.stderr);
