@@ -73,6 +73,7 @@ test('a proxy recording: sessions, the ladder, a frame in the inspector', async 
   assert.match(await page.textContent('#capture-status'), /2 WebSocket session\(s\)/);
   const rungs = await page.$$eval('#capture-ladder li', (li) => li.map((x) => x.textContent));
   assert.ok(rungs.some((r) => r.includes('GET /echo HTTP/1.1')), rungs.join('\n'));
+  assert.match(rungs[0], /^\+0\.0 ms/, "times count from the session's first packet");
   assert.ok(rungs.some((r) => r.includes('HTTP/1.1 101 Switching Protocols')));
   assert.ok(rungs.some((r) => r.includes('text frame · FIN, masked · 18 B · "hello from node ws"')), rungs.join('\n'));
   assert.ok(rungs.some((r) => r.includes('connection close') && r.includes('1000')), rungs.join('\n'));

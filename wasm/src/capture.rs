@@ -59,6 +59,8 @@ fn from_client(d: Direction) -> bool {
 #[wasm_bindgen(js_name = readCapture)]
 pub fn read_capture(read: &Function, emit: &Function, keep: &Function) -> Result<String, JsValue> {
     let source = JsSource { read, offset: 0.0 };
+    // Times as the CLI prints them: seconds since the session's first event.
+    let mut starts = std::collections::HashMap::new();
     let report = read_sessions(
         source,
         wslens::Config::default(),
@@ -71,9 +73,14 @@ pub fn read_capture(read: &Function, emit: &Function, keep: &Function) -> Result
                 event,
             } => call(
                 emit,
-                &[show::session_event_json(session.id, time, event, false)
-                    .to_string()
-                    .into()],
+                &[show::session_event_json(
+                    session.id,
+                    time - *starts.entry(session.id).or_insert(time),
+                    event,
+                    false,
+                )
+                .to_string()
+                .into()],
             ),
             Found::Bytes {
                 session,
