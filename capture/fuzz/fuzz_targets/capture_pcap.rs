@@ -11,6 +11,8 @@ fuzz_target!(|data: &[u8]| {
         Found::Session(s) => {
             assert!(announced.insert(s.id), "session {} announced twice", s.id);
         }
-        Found::Event { session, .. } => assert!(announced.contains(&session.id)),
+        Found::Event { session, .. } | Found::Bytes { session, .. } => {
+            assert!(announced.contains(&session.id))
+        }
     });
 });
