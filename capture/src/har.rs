@@ -386,7 +386,7 @@ pub fn rebuild(session: &HarSession) -> Vec<(wslens::inspect::session::Direction
         },
     );
     let has =
-        |h: &[(String, String)], name: &str| h.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        |h: &[&(String, String)], name: &str| h.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
     let line_safe = |s: &str| !s.contains(['\r', '\n']);
     let mut request = format!("GET {path} HTTP/1.1\r\n");
     let headers: Vec<&(String, String)> = session
@@ -394,8 +394,7 @@ pub fn rebuild(session: &HarSession) -> Vec<(wslens::inspect::session::Direction
         .iter()
         .filter(|(n, v)| !n.starts_with(':') && line_safe(n) && line_safe(v))
         .collect();
-    let owned: Vec<(String, String)> = headers.iter().map(|h| (*h).clone()).collect();
-    if !has(&owned, "host") {
+    if !has(&headers, "host") {
         let host = target
             .as_ref()
             .and_then(|u| {
@@ -407,7 +406,7 @@ pub fn rebuild(session: &HarSession) -> Vec<(wslens::inspect::session::Direction
             .unwrap_or_else(|| "unknown".into());
         request.push_str(&format!("Host: {host}\r\n"));
     }
-    for (n, v) in &owned {
+    for (n, v) in &headers {
         request.push_str(&format!("{n}: {v}\r\n"));
     }
     for (name, value) in [
@@ -416,7 +415,7 @@ pub fn rebuild(session: &HarSession) -> Vec<(wslens::inspect::session::Direction
         ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
         ("Sec-WebSocket-Version", "13"),
     ] {
-        if !has(&owned, name) {
+        if !has(&headers, name) {
             request.push_str(&format!("{name}: {value}\r\n"));
         }
     }

@@ -78,6 +78,8 @@ pub fn read_sessions(
     let mut next_id = 1;
     let mut events = Vec::new();
     let mut pieces = Vec::new();
+    // Connections in the order they were first seen (the unfinished are reported so).
+    let mut flows_seen = 0u64;
     let summary = for_each_packet(input, |packet| {
         let Some(seg) = segment(packet.linktype, packet.data) else {
             return;
@@ -92,8 +94,8 @@ pub fn read_sessions(
                 report.other_connections += 1;
                 return;
             }
-            flows.insert(key, Flow::new(key, report.file.packets));
-            report.file.packets += 1;
+            flows.insert(key, Flow::new(key, flows_seen));
+            flows_seen += 1;
         }
         let flow = flows.get_mut(&key).expect("inserted above");
         let side = usize::from(seg.src != key.0);

@@ -5,20 +5,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
-import { chromium } from 'playwright-core';
-import { startServer } from './server.mjs';
+import { startServer, launchChromium } from './server.mjs';
 
 let server, browser;
 before(async () => {
   server = await startServer(['--threads', '1', '--ping-interval', '0.3s', '--ping-timeout', '0.5s'], { tls: true });
   const spki = new X509Certificate(server.certPem).publicKey.export({ type: 'spki', format: 'der' });
   const pin = createHash('sha256').update(spki).digest('base64');
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      `--ignore-certificate-errors-spki-list=${pin}`],
-  });
+  browser = await launchChromium([`--ignore-certificate-errors-spki-list=${pin}`]);
 });
 after(async () => {
   await browser?.close();

@@ -2,19 +2,14 @@
 // the page is served by wslens itself, and the browser's own WebSocket talks to /echo.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { startServer } from './server.mjs';
+import { startServer, launchChromium } from './server.mjs';
 
 let server, browser;
 before(async () => {
   // Short keepalive: the browser must answer the server's pings to stay connected.
   server = await startServer(['--threads', '1', '--ping-interval', '0.3s', '--ping-timeout', '0.5s']);
   // playwright-core launches with a fresh temporary profile of its own.
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

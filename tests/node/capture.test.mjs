@@ -10,19 +10,14 @@ import { mkdtempSync, openSync, writeSync, ftruncateSync, closeSync } from 'node
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
-import { startServer, binary } from './server.mjs';
+import { startServer, binary, launchChromium } from './server.mjs';
 
 let server, browser, dir;
 before(async () => {
   server = await startServer(['--threads', '1']);
   dir = mkdtempSync(path.join(tmpdir(), 'wslens-captures-'));
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

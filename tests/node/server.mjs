@@ -64,3 +64,14 @@ export async function startServer(args = [], { tls = false } = {}) {
     },
   };
 }
+
+// Debian's chromium, headless, driven by playwright-core (a fresh temporary profile each
+// launch); `extraArgs` adds flags (a certificate pin, say).
+export async function launchChromium(extraArgs = []) {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs],
+  });
+}

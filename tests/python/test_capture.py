@@ -57,8 +57,8 @@ class Tcpdump:
         self.proc.wait(timeout=10)
 
 
-async def talk(url):
-    async with websockets.connect(url, compression="deflate", max_size=None) as ws:
+async def talk(url, compression="deflate"):
+    async with websockets.connect(url, compression=compression, max_size=None) as ws:
         await ws.send(TEXT)
         assert await ws.recv() == TEXT
         await ws.send(FRAGMENTS)
@@ -152,7 +152,7 @@ def tshark_frames(pcap, ports):
     out = subprocess.run(
         ["tshark", "-r", str(pcap), *decode, "-Y", "websocket", "-T", "json",
          "-e", "tcp.stream", "-e", "tcp.srcport", "-e", "websocket.fin", "-e", "websocket.opcode",
-         "-e", "websocket.mask", "-e", "websocket.masking_key", "-e", "websocket.payload_length",
+         "-e", "websocket.mask", "-e", "websocket.masking_key", "-e", "websocket.rsv", "-e", "websocket.payload_length",
          "-e", "websocket.payload_length_ext_16", "-e", "websocket.payload_length_ext_64",
          "-e", "websocket.masked_payload", "-e", "data.data", "-e", "websocket.payload.text"],
         capture_output=True, text=True, timeout=120)
@@ -177,6 +177,10 @@ def tshark_frames(pcap, ports):
                 "opcode": int(field("websocket.opcode")),
                 "mask": (field("websocket.masking_key") or "").replace(":", "") or None,
                 "payload_len": length,
+                # The unmasked payload of a text frame, as tshark reads it (inflated when
+                # compressed: only uncompressed frames are compared with it).
+                "text": field("websocket.payload.text"),
+                "rsv": int(field("websocket.rsv") or "0", 0),
             })
     return frames
 
@@ -201,6 +205,8 @@ def test_proxy_recording_read_by_tshark_agrees_with_wslens(tmp_path):
                 assert time.time() < deadline and proc.poll() is None, "the proxy did not start"
                 time.sleep(0.05)
         run(talk(f"ws://127.0.0.1:{listen}/echo"))
+        # And once without compression, so unmasked payloads compare byte for byte.
+        run(talk(f"ws://127.0.0.1:{listen}/echo", compression=None))
         time.sleep(0.3)
     finally:
         proxy.send_signal(__import__("signal").SIGINT)
@@ -215,8 +221,6 @@ def test_proxy_recording_read_by_tshark_agrees_with_wslens(tmp_path):
     assert len(theirs) == len(ours) >= 2 * 8, (len(theirs), len(ours))
     # tshark lists frames in packet order, wslens as each session's bytes are read: compare
     # them sorted the same way (by sender port, then order within it).
-    def key_ours(e):
-        return e
     by_port_theirs = {}
     for f in theirs:
         by_port_theirs.setdefault(f["port"], []).append(f)
@@ -227,14 +231,20 @@ def test_proxy_recording_read_by_tshark_agrees_with_wslens(tmp_path):
         sender = s["client"] if e["from"] == "client" else s["server"]
         by_port_ours.setdefault(int(sender.rsplit(":", 1)[1]), []).append(e)
     assert by_port_ours.keys() == by_port_theirs.keys()
+    compared = 0
     for port, mine in by_port_ours.items():
         for a, b in zip(mine, by_port_theirs[port], strict=True):
             assert (a["fin"], a["opcode"], a["mask"], a["payload_len"]) == \
                 (b["fin"], b["opcode"], b["mask"], b["payload_len"]), (port, a, b)
+            # The unmasked payload (its first 64 bytes, which wslens lists) agrees too.
+            if a["opcode"] == 1 and a["rsv"] == 0 and b["text"] is not None:
+                compared += 1
+                assert a["payload"] == b["text"].encode()[:64].hex(), (port, a, b)
+    assert compared >= 4, "uncompressed text frames compared byte for byte"
     # The HAR holds the session, messages in order, in DevTools' shape.
     log = json.loads(har.read_text())
     entries = log["log"]["entries"]
-    assert len(entries) == 1 and entries[0]["_resourceType"] == "websocket"
+    assert len(entries) == 2 and all(e["_resourceType"] == "websocket" for e in entries)
     messages = entries[0]["_webSocketMessages"]
     assert [(m["type"], m["opcode"]) for m in messages] == \
         [("send", 1), ("receive", 1), ("send", 1), ("receive", 1), ("send", 2), ("receive", 2)]
@@ -244,5 +254,5 @@ def test_proxy_recording_read_by_tshark_agrees_with_wslens(tmp_path):
     assert out.returncode == 0, out.stderr
     rebuilt = [json.loads(line) for line in out.stdout.splitlines()]
     texts = [e.get("text") for e in rebuilt if e["event"] == "message" and e["from"] == "client" and e["opcode"] == 1]
-    assert texts == [TEXT, "".join(FRAGMENTS)]
+    assert texts == [TEXT, "".join(FRAGMENTS)] * 2
     assert all(e.get("reconstructed") for e in rebuilt)

@@ -45,8 +45,17 @@ fn call(f: &Function, args: &[JsValue]) {
     let _ = f.apply(&JsValue::NULL, &array);
 }
 
-fn from_client(d: Direction) -> bool {
-    d == Direction::ClientToServer
+/// Hands `keep` a session direction's bytes: `keep(session, fromClient, offset, bytes)`.
+fn kept(keep: &Function, session: usize, direction: Direction, offset: u64, bytes: &[u8]) {
+    call(
+        keep,
+        &[
+            (session as f64).into(),
+            (direction == Direction::ClientToServer).into(),
+            (offset as f64).into(),
+            Uint8Array::from(bytes).into(),
+        ],
+    );
 }
 
 /// Reads a pcap or pcapng capture: `read(offset, length)` returns the file's bytes there (fewer
@@ -87,15 +96,7 @@ pub fn read_capture(read: &Function, emit: &Function, keep: &Function) -> Result
                 direction,
                 offset,
                 bytes,
-            } => call(
-                keep,
-                &[
-                    (session.id as f64).into(),
-                    from_client(direction).into(),
-                    (offset as f64).into(),
-                    Uint8Array::from(bytes).into(),
-                ],
-            ),
+            } => kept(keep, session.id, direction, offset, bytes),
         },
     )
     .map_err(|e| JsValue::from(js_sys::Error::new(&e)))?;
@@ -123,15 +124,7 @@ pub fn read_har(text: &str, emit: &Function, keep: &Function) -> Result<u32, JsV
                 );
             }
             if let Some((direction, offset, data)) = bytes {
-                call(
-                    keep,
-                    &[
-                        (s.id as f64).into(),
-                        from_client(direction).into(),
-                        (offset as f64).into(),
-                        Uint8Array::from(data).into(),
-                    ],
-                );
+                kept(keep, s.id, direction, offset, data);
             }
         });
     }
