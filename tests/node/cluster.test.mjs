@@ -76,10 +76,13 @@ const logHas = (page, text) => page.waitForFunction(
 test('Chromium: the page\'s chat on two nodes is one room', async () => {
   const a = await joinChat(nodes[0], 'across');
   const b = await joinChat(nodes[1], 'across');
-  // b's join, published on node 2, reaches a on node 1.
-  await logHas(a, '"event":"join"');
-  const joins = await a.$$eval('#chat-log li', (lis) => lis.filter((li) => li.textContent.includes('"event":"join"')).length);
-  assert.equal(joins, 2, 'its own join and the other node\'s');
+  // b's join, published on node 2, reaches a on node 1: a's log shows its own join and
+  // then b's. (Waiting for the first join alone raced the second one.)
+  const joinsIn = (page) => page.$$eval('#chat-log li',
+    (lis) => lis.filter((li) => li.textContent.includes('"event":"join"')).length);
+  await a.waitForFunction(() => [...document.querySelectorAll('#chat-log li')]
+    .filter((li) => li.textContent.includes('"event":"join"')).length >= 2, null, { timeout: 10000 });
+  assert.equal(await joinsIn(a), 2, 'its own join and the other node\'s, no more');
   await b.fill('#chat-text', 'typed on node 2');
   await b.click('#chat-form button[type=submit]');
   await logHas(a, '← typed on node 2');
