@@ -102,7 +102,7 @@ pub fn parse_close_payload(payload: &[u8]) -> Result<(Option<CloseCode>, &str), 
             }
             match core::str::from_utf8(reason) {
                 Ok(reason) => Ok((Some(code), reason)),
-                Err(e) => Err((ProtocolError::InvalidUtf8, 2 + e.valid_up_to())),
+                Err(e) => Err((ProtocolError::InvalidCloseReason, 2 + e.valid_up_to())),
             }
         }
     }
@@ -168,7 +168,15 @@ mod tests {
         let p = [0x03, 0xE8, b'o', b'k', 0xFF];
         assert_eq!(
             parse_close_payload(&p),
-            Err((ProtocolError::InvalidUtf8, 4))
+            Err((ProtocolError::InvalidCloseReason, 4))
+        );
+        assert_eq!(
+            ProtocolError::InvalidCloseReason.rfc_section(),
+            "RFC 6455 §5.5.1"
+        );
+        assert_eq!(
+            ProtocolError::InvalidCloseReason.close_code(),
+            CloseCode(1007)
         );
     }
 

@@ -25,8 +25,11 @@ pub enum ProtocolError {
     UnexpectedContinuation,
     /// A new text or binary frame while a fragmented message is in progress (§5.4).
     ExpectedContinuation,
-    /// Text payload (or a close reason) that is not valid UTF-8 (§5.6, §8.1).
+    /// Text payload that is not valid UTF-8 (§5.6, §8.1).
     InvalidUtf8,
+    /// A close frame's reason that is not valid UTF-8 (§5.5.1: "the data ... MUST be
+    /// UTF-8-encoded"; failed with 1007 like invalid text).
+    InvalidCloseReason,
     /// A close frame with a 1-byte payload (§5.5.1).
     CloseFrameOneByte,
     /// A close code that may not appear on the wire (§7.4.1, §7.4.2).
@@ -49,9 +52,9 @@ impl ProtocolError {
     /// The close code to send when failing the connection for this reason (§7.4.1).
     pub const fn close_code(self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => {
-                CloseCode::INVALID_PAYLOAD
-            }
+            ProtocolError::InvalidUtf8
+            | ProtocolError::InvalidCloseReason
+            | ProtocolError::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
             ProtocolError::FrameTooBig | ProtocolError::MessageTooBig => CloseCode::TOO_BIG,
             ProtocolError::AbnormalClosure => CloseCode::ABNORMAL,
             _ => CloseCode::PROTOCOL_ERROR,
@@ -75,6 +78,7 @@ impl ProtocolError {
                 "new data frame while a fragmented message is in progress"
             }
             ProtocolError::InvalidUtf8 => "invalid UTF-8 in text",
+            ProtocolError::InvalidCloseReason => "invalid UTF-8 in a close reason",
             ProtocolError::CloseFrameOneByte => "close frame payload of exactly 1 byte",
             ProtocolError::InvalidCloseCode => "close code not allowed on the wire",
             ProtocolError::FrameTooBig => "frame exceeds the maximum frame size",
@@ -104,7 +108,9 @@ impl ProtocolError {
                 "RFC 6455 §5.4"
             }
             ProtocolError::InvalidUtf8 => "RFC 6455 §8.1",
-            ProtocolError::CloseFrameOneByte => "RFC 6455 §5.5.1",
+            ProtocolError::CloseFrameOneByte | ProtocolError::InvalidCloseReason => {
+                "RFC 6455 §5.5.1"
+            }
             ProtocolError::InvalidCloseCode => "RFC 6455 §7.4.1",
             ProtocolError::FrameTooBig | ProtocolError::MessageTooBig => "RFC 6455 §10.4",
             ProtocolError::AbnormalClosure => "RFC 6455 §7.1.5",

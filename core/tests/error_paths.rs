@@ -273,7 +273,13 @@ fn close_with_forbidden_codes_1002() {
 #[test]
 fn close_with_invalid_utf8_reason_1007() {
     let wire = client_frame(true, OpCode::Close, &[0x03, 0xE8, b'a', 0xFF]);
-    expect_failure(server(), &wire, ProtocolError::InvalidUtf8, 6 + 3, 1007);
+    expect_failure(
+        server(),
+        &wire,
+        ProtocolError::InvalidCloseReason,
+        6 + 3,
+        1007,
+    );
 }
 
 #[test]

@@ -149,7 +149,7 @@ test('the error gallery: each item shows its offending byte, rule and close code
     [0, 'continuation frame without a message to continue', 1002],
     [6, 'new data frame while a fragmented message is in progress', 1002],
     [8, 'invalid UTF-8 in text', 1007], [6, 'close code not allowed on the wire', 1002],
-    [6, 'close frame payload of exactly 1 byte', 1002], [8, 'invalid UTF-8 in text', 1007],
+    [6, 'close frame payload of exactly 1 byte', 1002], [8, 'invalid UTF-8 in a close reason', 1007],
   ];
   const buttons = await page.$$('#gallery button');
   assert.equal(buttons.length, expected.length);
