@@ -198,6 +198,39 @@ fn control_frames_are_never_compressed_and_uncompressed_messages_pass() {
 }
 
 #[test]
+fn a_fragmented_message_may_go_uncompressed_and_stays_so_to_its_end() {
+    let mut s = server(DeflateParams::default());
+    s.send_frame_uncompressed(OpCode::Text, b"Hel", false)
+        .unwrap();
+    s.ping(b"p").unwrap();
+    // A plain message continues plain: a compressed continuation does not fit it.
+    assert!(matches!(
+        s.send_frame(OpCode::Continuation, b"lo", true),
+        Err(Error::InvalidInput(_))
+    ));
+    s.send_frame_uncompressed(OpCode::Continuation, b"lo", true)
+        .unwrap();
+    let wire = s.take_output();
+    assert_eq!(
+        wire,
+        [0x01, 0x03, b'H', b'e', b'l', 0x89, 0x01, b'p', 0x80, 0x02, b'l', b'o']
+    );
+    let mut c = client(DeflateParams::default());
+    assert_eq!(
+        events(&mut c, &wire).unwrap(),
+        [OwnedEvent::Ping(b"p".to_vec()), text("Hello")]
+    );
+    // And a compressed one continues compressed.
+    s.send_frame(OpCode::Text, b"Hel", false).unwrap();
+    assert!(matches!(
+        s.send_frame_uncompressed(OpCode::Continuation, b"lo", true),
+        Err(Error::InvalidInput(_))
+    ));
+    s.send_frame(OpCode::Continuation, b"lo", true).unwrap();
+    assert_eq!(events(&mut c, &s.take_output()).unwrap(), [text("Hello")]);
+}
+
+#[test]
 fn compressed_binary_and_fragment_delivery() {
     let data: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
     let mut cl = client(DeflateParams::default());

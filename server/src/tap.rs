@@ -28,7 +28,7 @@
 //! |---|---|
 //! | `/ping [payload]` | a ping (payload at most 125 bytes; default `wslens`); the browser answers with a pong |
 //! | `/fragments [N]` | one text message in N frames (2..=16, default 3), a ping between the first two |
-//! | `/deflate [text]` | the text as a compressed message (RSV1, when permessage-deflate is in use) and again uncompressed (RSV1 clear) |
+//! | `/deflate [text]` | the text as a compressed message twice (RSV1, when permessage-deflate is in use; the second copy shrinks through context takeover) and once uncompressed (RSV1 clear) |
 //! | `/close [code [reason]]` | a close frame (default 1000), starting the closing handshake |
 //!
 //! **Transcripts** are bounded: at most `bytes` of records per session (the oldest go first,
@@ -331,7 +331,8 @@ impl<'a> Command<'a> {
                     } else {
                         OpCode::Continuation
                     };
-                    sender.send_frame(opcode, piece, i + 1 == n)?;
+                    // Uncompressed even with permessage-deflate, so each piece reads as text.
+                    sender.send_frame_uncompressed(opcode, piece, i + 1 == n)?;
                     if i == 0 {
                         sender.ping(b"between fragments")?;
                     }
@@ -339,6 +340,9 @@ impl<'a> Command<'a> {
                 Ok(())
             }
             Command::Deflate(text) => {
+                // Twice compressed: with context takeover (RFC 7692 §7.2.3.2) the second
+                // copy refers back to the first and shrinks.
+                sender.send_text(text)?;
                 sender.send_text(text)?;
                 sender.send_uncompressed(OpCode::Text, text.as_bytes())
             }

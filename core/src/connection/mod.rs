@@ -296,6 +296,7 @@ impl Connection<NoTrace> {
                 output: Vec::new(),
                 output_pos: 0,
                 sending_fragmented: false,
+                fragmented_plain: false,
                 mask_source,
                 pmd: None,
                 fragment_size: config.fragment_size,
@@ -426,6 +427,16 @@ impl<T: Tracer> Connection<T> {
     /// See [`Sender::send_frame`].
     pub fn send_frame(&mut self, opcode: OpCode, payload: &[u8], fin: bool) -> Result<(), Error> {
         self.out.send_frame(opcode, payload, fin)
+    }
+
+    /// See [`Sender::send_frame_uncompressed`].
+    pub fn send_frame_uncompressed(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), Error> {
+        self.out.send_frame_uncompressed(opcode, payload, fin)
     }
 
     /// See [`Sender::ping`].

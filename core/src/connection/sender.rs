@@ -10,6 +10,9 @@ pub struct Sender {
     pub(super) output: Vec<u8>,
     pub(super) output_pos: usize,
     pub(super) sending_fragmented: bool,
+    /// The fragmented message being sent went out with RSV1 clear
+    /// ([`Sender::send_frame_uncompressed`]): its continuations stay uncompressed.
+    pub(super) fragmented_plain: bool,
     pub(super) mask_source: Option<MaskSource>,
     /// permessage-deflate, once agreed (the receive side uses it too).
     pub(super) pmd: Option<Box<Pmd>>,
@@ -164,17 +167,7 @@ impl Sender {
     /// `Binary`, the rest with `Continuation`, the last with `fin` (§5.4). Control frames may
     /// be sent in between.
     pub fn send_frame(&mut self, opcode: OpCode, payload: &[u8], fin: bool) -> Result<(), Error> {
-        self.check_can_send()?;
-        let ok = match opcode {
-            OpCode::Text | OpCode::Binary => !self.sending_fragmented,
-            OpCode::Continuation => self.sending_fragmented,
-            _ => false,
-        };
-        if !ok {
-            return Err(Error::InvalidInput(
-                "frame does not fit the message being sent",
-            ));
-        }
+        self.check_frame_fits(opcode, false)?;
         self.sending_fragmented = !fin;
         #[cfg(feature = "deflate")]
         if let Some(c) = self.out_compressor() {
@@ -198,6 +191,40 @@ impl Sender {
         }
         self.write_frame(fin, opcode, payload);
         Ok(())
+    }
+
+    /// [`Sender::send_frame`] with RSV1 clear: one frame of a message sent uncompressed even
+    /// when permessage-deflate is in use (RFC 7692 §6). A message started with this method
+    /// continues with it, and one started with `send_frame` continues with that.
+    pub fn send_frame_uncompressed(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), Error> {
+        self.check_frame_fits(opcode, true)?;
+        self.sending_fragmented = !fin;
+        self.fragmented_plain = !fin;
+        self.write_frame(fin, opcode, payload);
+        Ok(())
+    }
+
+    /// Whether a data frame with `opcode` may be sent now (§5.4): a first frame only between
+    /// messages, a continuation only inside one, sent the same way (`plain`) as it started.
+    fn check_frame_fits(&self, opcode: OpCode, plain: bool) -> Result<(), Error> {
+        self.check_can_send()?;
+        let ok = match opcode {
+            OpCode::Text | OpCode::Binary => !self.sending_fragmented,
+            OpCode::Continuation => self.sending_fragmented && self.fragmented_plain == plain,
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::InvalidInput(
+                "frame does not fit the message being sent",
+            ))
+        }
     }
 
     /// Sends a ping (§5.5.2); at most 125 bytes.

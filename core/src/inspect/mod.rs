@@ -12,15 +12,23 @@
 //! | `bits` | a field's bits and a header's sixteen bit cells ([`FrameView::header_bits`]) |
 //! | `handshake` | the opening handshake, parsed once ([`inspect_handshake`]) |
 //! | `input` | reading pasted input ([`decode_input`]) |
+//! | `compressed` | a permessage-deflate message's first block header and stripped tail |
+//! | `tour` | the guided tour's session, recorded through two real connections ([`record_tour`]) |
+//! | `learn` | each field and handshake line explained, with the RFC's sentence ([`Lesson`]) |
 
 mod bits;
+pub mod compressed;
 mod handshake;
 mod input;
+mod learn;
 pub mod session;
+mod tour;
 
 pub use bits::HeaderBit;
 pub use handshake::{inspect_handshake, HandshakeInspection};
 pub use input::{decode_input, InputError, InputFormat};
+pub use learn::{field_lesson, header_lesson, start_line_lesson, Lesson};
+pub use tour::{record_tour, TourStep, TOUR_FIRST_KEY};
 
 use crate::close::CloseCode;
 use crate::connection::{Config, Connection, OwnedEvent, Role};
