@@ -16,7 +16,8 @@ use js_sys::{Array, Error, Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wslens::frame::{FrameHeader, OpCode};
 use wslens::inspect::{
-    decode_input, guess_role, inspect_frames_with, inspect_handshake, InputFormat, Inspection,
+    compressed, decode_input, field_lesson, guess_role, header_lesson, inspect_frames_with,
+    inspect_handshake, record_tour, start_line_lesson, InputFormat, Inspection, Lesson,
 };
 use wslens::trace::Field;
 use wslens::{OwnedEvent, Role};
@@ -137,6 +138,7 @@ fn inspection_to_js(ins: &Inspection) -> Object {
                 "remark",
                 r.remark.map_or(JsValue::NULL, JsValue::from_str),
             );
+            set(&row, "lesson", lesson_to_js(&field_lesson(r.field)));
             fields.push(&row);
         }
         set(&frame, "fields", fields);
@@ -264,6 +266,13 @@ pub fn inspect_handshake_js(input: &[u8]) -> Object {
             .map_or(JsValue::NULL, |n| JsValue::from(n as f64)),
     );
     set(&out, "startLine", ins.start_line.as_str());
+    // The start line is the head's first bytes: it ends where its CRLF begins.
+    set(&out, "startLineEnd", ins.start_line.len() as f64);
+    set(
+        &out,
+        "startLineLesson",
+        lesson_to_js(&start_line_lesson(ins.is_response)),
+    );
     let headers = Array::new();
     for h in &ins.headers {
         let header = Object::new();
@@ -271,6 +280,11 @@ pub fn inspect_handshake_js(input: &[u8]) -> Object {
         set(&header, "value", h.value.as_str());
         set(&header, "start", h.line.start as f64);
         set(&header, "end", h.line.end as f64);
+        set(
+            &header,
+            "lesson",
+            lesson_to_js(&header_lesson(&h.name, ins.is_response)),
+        );
         headers.push(&header);
     }
     set(&out, "headers", headers);
@@ -296,6 +310,62 @@ pub fn inspect_handshake_js(input: &[u8]) -> Object {
         set(&out, "protocols", protocols);
     }
     out
+}
+
+/// `{why, quote, rfc, url}`: a field or header line explained (`wslens::inspect::Lesson`).
+fn lesson_to_js(lesson: &Lesson) -> Object {
+    let out = Object::new();
+    set(&out, "why", lesson.why);
+    set(&out, "quote", lesson.quote);
+    set(&out, "rfc", lesson.rfc);
+    set(&out, "url", lesson.url);
+    out
+}
+
+/// A compressed message's payload as received (permessage-deflate, RFC 7692 §7.2), opened
+/// up: `{bfinal, btype, btypeMeaning, tail, withTail}`, the first DEFLATE block's header
+/// bits (RFC 1951 §3.2.3) and the payload with the `00 00 ff ff` the sender stripped
+/// (§7.2.1) appended again, as the receiver inflates it. `null` for an empty payload.
+#[wasm_bindgen(js_name = explainDeflate)]
+pub fn explain_deflate(payload: &[u8]) -> JsValue {
+    let Some(block) = compressed::first_block(payload) else {
+        return JsValue::NULL;
+    };
+    let out = Object::new();
+    set(&out, "bfinal", block.bfinal);
+    set(&out, "btype", block.btype);
+    set(&out, "btypeMeaning", block.btype_meaning());
+    set(&out, "tail", bytes(&compressed::SYNC_TAIL));
+    let mut with_tail = payload.to_vec();
+    with_tail.extend_from_slice(&compressed::SYNC_TAIL);
+    set(&out, "withTail", bytes(&with_tail));
+    out.into()
+}
+
+/// The guided tour's session, recorded through a real client and a real server connection
+/// of the core (`wslens::inspect::record_tour`): an array of `{id, from, bytes, focus,
+/// streamOffset}`, `from` "client" or "server", `focus` `[start, end)` or null,
+/// `streamOffset` the bytes' offset in the writer's frame stream (null for the heads).
+#[wasm_bindgen(js_name = tourSteps)]
+pub fn tour_steps() -> Array {
+    objects(record_tour(), |step, s| {
+        set(step, "id", s.id);
+        set(step, "from", role_name(s.from));
+        set(step, "bytes", bytes(&s.bytes));
+        let focus = s.focus.map_or(JsValue::NULL, |r| {
+            let pair = Array::new();
+            pair.push(&JsValue::from(r.start as f64));
+            pair.push(&JsValue::from(r.end as f64));
+            pair.into()
+        });
+        set(step, "focus", focus);
+        set(
+            step,
+            "streamOffset",
+            s.stream_offset
+                .map_or(JsValue::NULL, |o| JsValue::from(o as f64)),
+        );
+    })
 }
 
 fn accept_steps_to_js(steps: &wslens::handshake::AcceptKeySteps) -> Object {

@@ -5,7 +5,8 @@ use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 use wslens_wasm::{
-    accept_key_js, build_frame, decode_input_js, inspect_frames_js, inspect_handshake_js,
+    accept_key_js, build_frame, decode_input_js, explain_deflate, inspect_frames_js,
+    inspect_handshake_js, tour_steps,
 };
 
 fn get(obj: &JsValue, key: &str) -> JsValue {
@@ -196,4 +197,69 @@ fn messages_carry_their_wire_length_and_close_details() {
     let msg = at(&get(&ins, "messages"), 0);
     assert_eq!(num(&msg, "closeCode"), 1000.0);
     assert_eq!(string(&msg, "text"), "bye");
+}
+
+#[wasm_bindgen_test]
+fn every_field_row_and_handshake_line_carries_its_lesson() {
+    let ins: JsValue = inspect_frames_js(&MASKED_HELLO, "auto", None).unwrap().into();
+    let fields = Array::from(&get(&at(&get(&ins, "frames"), 0), "fields"));
+    for row in fields.iter() {
+        let lesson = get(&row, "lesson");
+        assert!(string(&lesson, "why").len() > 60, "{}", string(&row, "field"));
+        assert!(string(&lesson, "url").starts_with("https://www.rfc-editor.org/rfc/rfc6455#section-5."));
+    }
+    let mask = get(&fields.get(5), "lesson");
+    assert_eq!(string(&mask, "quote"), "All frames sent from client to server have this bit set to 1.");
+    let request = b"GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nUser-Agent: x\r\n\r\n";
+    let hs: JsValue = inspect_handshake_js(request).into();
+    assert_eq!(num(&hs, "startLineEnd"), 18.0);
+    assert!(string(&get(&hs, "startLineLesson"), "quote").contains("MUST be GET"));
+    let headers = Array::from(&get(&hs, "headers"));
+    let key = get(&headers.get(3), "lesson");
+    assert!(string(&key, "quote").contains("randomly selected 16-byte value"));
+    let agent = get(&headers.get(5), "lesson");
+    assert!(string(&agent, "quote").contains("any other header fields"));
+}
+
+#[wasm_bindgen_test]
+fn explain_deflate_reads_the_first_block_and_puts_the_tail_back() {
+    // RFC 7692 §7.2.3.1: "Hello" compressed.
+    let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    let d = explain_deflate(&hello);
+    assert_eq!(get(&d, "bfinal").as_bool(), Some(false));
+    assert_eq!(num(&d, "btype"), 1.0);
+    assert!(string(&d, "btypeMeaning").contains("fixed Huffman"));
+    let with_tail = Uint8Array::new(&get(&d, "withTail")).to_vec();
+    assert_eq!(with_tail, [&hello[..], &[0x00, 0x00, 0xff, 0xff]].concat());
+    assert!(explain_deflate(&[]).is_null());
+}
+
+#[wasm_bindgen_test]
+fn the_tour_is_recorded_by_the_core_and_reads_back() {
+    let steps = tour_steps();
+    let ids: Vec<String> = steps.iter().map(|s| string(&s, "id")).collect();
+    assert_eq!(ids.len(), 11);
+    assert_eq!((ids[0].as_str(), ids[10].as_str()), ("request", "close-reply"));
+    let masked = steps.get(3);
+    assert_eq!(string(&masked, "from"), "client");
+    assert_eq!(Uint8Array::new(&get(&masked, "bytes")).to_vec(), MASKED_HELLO);
+    assert_eq!(num(&masked, "streamOffset"), 0.0);
+    let focus = Array::from(&get(&steps.get(1), "focus"));
+    assert_eq!(focus.length(), 2);
+    assert!(get(&steps.get(0), "streamOffset").is_null());
+    // The second compressed "Hello" is read with the stream before it (context takeover).
+    let again = steps.get(8);
+    assert_eq!(string(&again, "id"), "compressed-again");
+    let mut stream = Vec::new();
+    for s in steps.iter().filter(|s| string(s, "from") == "server" && !get(s, "streamOffset").is_null()) {
+        stream.extend(Uint8Array::new(&get(&s, "bytes")).to_vec());
+    }
+    let ins: JsValue = inspect_frames_js(&stream, "client", Some(true)).unwrap().into();
+    assert!(get(&ins, "error").is_null());
+    let texts: Vec<String> = Array::from(&get(&ins, "messages"))
+        .iter()
+        .filter(|m| get(m, "compressed").as_bool() == Some(true))
+        .map(|m| string(&m, "text"))
+        .collect();
+    assert_eq!(texts, ["Hello", "Hello"]);
 }
