@@ -32,6 +32,10 @@ build_page() {
   # same bytes.
   gzip -9 -n -k -f www/pkg/wslens_wasm_bg.wasm
   echo "    www/pkg/wslens_wasm_bg.wasm.gz: $(wc -c <www/pkg/wslens_wasm_bg.wasm.gz) bytes on the wire"
+  # The guided tour's session, recorded by the core at build time (a real client and server
+  # connection talking): the page reads it from here, so the inspector module does not carry
+  # the compressor the recording needs.
+  cargo run -q -p wslens --example tour_json > www/pkg/tour.json
   # The capture module (feature `capture`: the pcap, pcapng and HAR readers), loaded only by
   # the page's capture worker (www/capture-worker.js) when a file is dropped.
   echo "==> building the capture module into www/pkg-capture"

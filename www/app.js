@@ -1,6 +1,7 @@
 // The wslens page. Everything about bytes comes from the wasm module (the real wslens parser):
 // this file only draws what it returns.
-import init, { inspectFrames, inspectHandshake, buildFrame, acceptKey, decodeInput } from './pkg/wslens_wasm.js';
+import init, { inspectFrames, inspectHandshake, buildFrame, acceptKey, decodeInput, explainDeflate } from './pkg/wslens_wasm.js';
+import { tourText } from './tour-text.js';
 
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs = {}, ...children) => {
@@ -16,6 +17,11 @@ const el = (tag, attrs = {}, ...children) => {
 const hex2 = (b) => b.toString(16).padStart(2, '0');
 const hexOf = (bytes) => Array.from(bytes, hex2).join(' ');
 const printable = (b) => (b >= 0x20 && b < 0x7f ? `'${String.fromCharCode(b)}'` : '');
+// A field's or header line's lesson (wslens::inspect::Lesson): the why, folded, with the
+// RFC's own sentence and a link to its section.
+const rfcLink = (lesson) => el('a', { href: lesson.url, target: '_blank', rel: 'noopener' }, lesson.rfc);
+const lessonDetails = (lesson) => el('details', { class: 'lesson' }, el('summary', {}, 'why?'),
+  el('p', {}, lesson.why), el('blockquote', {}, `“${lesson.quote}”`, el('footer', {}, '— ', rfcLink(lesson))));
 
 // ---- Tabs -------------------------------------------------------------------------------
 const tabs = [...document.querySelectorAll('[role="tab"]')];
@@ -149,6 +155,7 @@ function renderInspector() {
     if (m.closeCode !== undefined) what = m.closeCode === null ? 'no status code' : `code ${m.closeCode} (${m.closeMeaning}) ${JSON.stringify(m.text)}`;
     const how = m.compressed ? ` (compressed: inflated from ${m.wireLength} bytes, RFC 7692 §7.2.2)` : '';
     messages.append(el('p', { class: 'message' }, `${m.type} of ${m.length} bytes${how} from frame${m.frames.length > 1 ? 's' : ''} ${m.frames.join(', ')}: ${what}`));
+    if (m.compressed) messages.append(deflatePanel(ins, m));
   }
 
   // Verdict: error, partial, or valid.
@@ -174,11 +181,43 @@ function renderInspector() {
       el('td', { class: 'mono' }, row.bits),
       el('td', { class: 'mono' }, row.valueText),
       el('td', {}, row.meaning, row.remark ? el('div', { class: 'sys' }, `note: ${row.remark}`) : ''),
-      el('td', {}, row.rfc));
+      el('td', {}, el('a', { href: row.lesson.url, target: '_blank', rel: 'noopener' }, row.rfc)),
+      el('td', {}, lessonDetails(row.lesson)));
     tr.addEventListener('mouseenter', () => highlight(offsets));
     tr.addEventListener('focus', () => highlight(offsets));
     tbody.append(tr);
   }
+}
+
+// A compressed message opened up (RFC 7692 §7.2): its payload as received (unmasked), the
+// same with the stripped 00 00 ff ff put back, the first DEFLATE block's header bits as the
+// core reads them, and what it inflated to.
+function deflatePanel(ins, m) {
+  const wire = Uint8Array.from(m.frames.flatMap((i) => ins.frames[i].payload.map((p) => p.plain)));
+  const d = explainDeflate(wire);
+  const inflated = m.inflated ?? new Uint8Array();
+  const ratio = inflated.length ? `${((100 * m.wireLength) / inflated.length).toFixed(0)}%` : '—';
+  const box = el('div', { class: 'deflate', 'aria-label': 'the compressed message, opened up' });
+  const bytesRow = (label, data, tailFrom = data.length) => el('div', { class: 'deflate-row' }, el('span', { class: 'label' }, label),
+    el('span', { class: 'mono' }, ...Array.from(data, (b, i) => el('span', { class: i >= tailFrom ? 'tail' : '' }, `${hex2(b)} `))));
+  box.append(el('div', { class: 'deflate-pair' },
+    el('div', {}, el('h4', {}, `compressed: ${m.wireLength} B on the wire`),
+      bytesRow('payload (unmasked)', wire),
+      d ? bytesRow('+ 00 00 ff ff put back', d.withTail, wire.length) : el('p', {}, 'an empty payload'),
+      el('p', { class: 'sys' }, 'The sender ended the message with a sync flush and removed its last four bytes (RFC 7692 §7.2.1); the receiver appends them before inflating (§7.2.2).')),
+    el('div', {}, el('h4', {}, `inflated: ${inflated.length} B`),
+      bytesRow('payload', inflated),
+      el('p', { class: 'mono' }, m.text !== undefined ? JSON.stringify(m.text) : ''))));
+  if (d) {
+    const b0 = wire[0];
+    box.append(el('p', { class: 'deflate-block' },
+      `First DEFLATE block (RFC 1951 §3.2.3), read from the low bits of byte 0x${hex2(b0)} = ${b0.toString(2).padStart(8, '0')}: `,
+      el('strong', {}, `BFINAL = ${d.bfinal ? 1 : 0}`), d.bfinal ? ' (the last block: the sender reset its compressor)' : ' (not the last block: the stream goes on into the next message)', '; ',
+      el('strong', {}, `BTYPE = ${d.btypeMeaning}`), '.'));
+  }
+  box.append(el('p', {}, `Size: ${m.wireLength} B for ${inflated.length} B, ${ratio} of the original. `,
+    'With context takeover (RFC 7692 §7.2.3.2) the compressor keeps its window from one message to the next: a repeat of an earlier message shrinks to a back-reference, which is why compressed messages must be read in order.'));
+  return box;
 }
 
 // ---- Unmasking walkthrough --------------------------------------------------------------
@@ -288,11 +327,18 @@ function handshake() {
   out.replaceChildren();
   if (hs.error) out.append(el('div', { class: 'error-box' }, `Refused: ${hs.error.reason}. The server answers HTTP ${hs.error.status}.`));
   else if (!hs.isResponse && hs.headLength !== null) out.append(el('div', { class: 'ok-box' }, 'Valid: the server answers 101 Switching Protocols.'));
-  const table = el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'bytes'), el('th', {}, 'header'), el('th', {}, 'value'))));
+  // Every line of the head, the start line first, with its byte range and its lesson.
+  const table = el('table', { id: 'hs-lines' }, el('thead', {}, el('tr', {}, el('th', {}, 'bytes'), el('th', {}, 'line'), el('th', {}, 'value'), el('th', {}, 'why'))));
   const body = el('tbody');
-  for (const h of hs.headers) body.append(el('tr', {}, el('td', { class: 'mono' }, `${h.start}..${h.end}`), el('td', {}, h.name), el('td', { class: 'mono' }, h.value)));
+  if (hs.startLine) {
+    body.append(el('tr', { class: 'start-line' }, el('td', { class: 'mono' }, `0..${hs.startLineEnd}`),
+      el('td', {}, hs.isResponse ? 'status line' : 'request line'), el('td', { class: 'mono' }, hs.startLine), el('td', {}, lessonDetails(hs.startLineLesson))));
+  }
+  for (const h of hs.headers) {
+    body.append(el('tr', {}, el('td', { class: 'mono' }, `${h.start}..${h.end}`), el('td', {}, h.name), el('td', { class: 'mono' }, h.value), el('td', {}, lessonDetails(h.lesson))));
+  }
   table.append(body);
-  out.append(el('p', { class: 'mono' }, hs.startLine), table);
+  out.append(table);
   const steps = hs.accept;
   if (steps) {
     out.append(el('h3', {}, 'Sec-WebSocket-Accept, step by step (RFC 6455 §1.3)'),
@@ -370,7 +416,7 @@ const tap = { session: null, seen: 0 };
 // the client's side to the server's (`toServer`) or back, each a link that opens its bytes.
 function ladderRung(list, toServer, t, label, onclick, kind = '') {
   list.append(el('li', { class: `rung ${toServer ? 'to-server' : 'to-client'}${kind ? ` ${kind}` : ''}` },
-    el('span', { class: 't mono' }, `+${t} ms`), link(label, onclick)));
+    el('span', { class: 't mono' }, /^[\d.]+$/.test(String(t)) ? `+${t} ms` : t), link(label, onclick)));
   list.scrollTop = list.scrollHeight;
 }
 // What a frame's arrow says: its opcode, bits and length, and what its message said.
@@ -382,8 +428,16 @@ function rungLabel({ opcodeName, fin, compressed, masked, length }, msg) {
   if (msg && msg.frames > 1) what += ` · the last of ${msg.frames} frames`;
   return `${opcodeName} · ${bits} · ${length} B${what}`;
 }
-function rung(toServer, t, label, onclick, control = false) {
-  ladderRung(ladder, toServer, t, label, onclick, control ? 'control' : '');
+function rung(toServer, t, label, onclick, kind = '') {
+  ladderRung(ladder, toServer, t, label, onclick, kind);
+}
+// A data frame that is one fragment of a longer message (FIN = 0, or a continuation).
+const isFragment = ({ opcode, fin }) => opcode < 8 && (opcode === 0 || !fin);
+// Under the last fragment of a message: a bracket that groups its frames and says what they
+// carried, reassembled (RFC 6455 §5.4).
+function messageRung(list, toServer, t, msg, count, onclick) {
+  const what = msg.text !== undefined ? `"${msg.text.length > 60 ? `${msg.text.slice(0, 60)}…` : msg.text}"` : `${msg.length ?? '?'} B`;
+  ladderRung(list, toServer, t, `⤷ one message from these ${count} frames, reassembled: ${what}`, onclick, 'message');
 }
 // Draws the frames `hex` completes in direction `dir`; returns the inspection of the stream.
 function ladderFrames(dir, hex, t) {
@@ -398,7 +452,9 @@ function ladderFrames(dir, hex, t) {
     const upTo = lane.hex.slice(0, end * 2);
     const label = rungLabel({ opcodeName: h.opcodeName, fin: h.fin, compressed: h.rsv & 4, masked: h.masked, length: h.payloadLength },
       msg && { text: msg.text, closeCode: msg.closeCode, closeMeaning: msg.closeMeaning, frames: msg.frames.length });
-    rung(dir === 'in', t, label, () => openInInspector(upTo, role, echo.deflate, i), h.opcode >= 8);
+    const open = () => openInInspector(upTo, role, echo.deflate, i);
+    rung(dir === 'in', t, label, open, h.opcode >= 8 ? 'control' : isFragment(h) ? 'fragment' : '');
+    if (msg && msg.frames.length > 1) messageRung(ladder, dir === 'in', t, { text: msg.text, length: msg.length }, msg.frames.length, open);
     lane.count = i + 1;
   }
   return ins;
@@ -573,12 +629,15 @@ function drawSession(s) {
         closeMeaning: close && m.reason ? `"${m.reason}"` : '', frames: m.frames.length };
       const label = rungLabel({ opcodeName: e.opcode_name ?? 'cut short', fin: e.fin, compressed: e.rsv & 4, masked: !!e.mask, length: e.payload_len ?? 0 }, msg);
       const role = toServer ? 'server' : 'client';
-      ladderRung(list, toServer, ms(e), e.complete ? label : `${label} · cut short`, async () => {
+      const open = async () => {
         const head = s.heads[e.from];
         const bytes = await askBytes(info.session, toServer, head, e.end);
         if (!bytes) { capStatus.textContent = 'the bytes of this frame were not kept (only the first MiB of each direction is): read it with wslens inspect --pcap'; return; }
         openInInspector(hexOf(bytes).replace(/ /g, ''), role, s.deflate, e.number);
-      }, e.opcode >= 8 ? 'control' : '');
+      };
+      ladderRung(list, toServer, ms(e), e.complete ? label : `${label} · cut short`, open,
+        e.opcode >= 8 ? 'control' : isFragment(e) ? 'fragment' : '');
+      if (m && m.frames.length > 1) messageRung(list, toServer, ms(e), { text: msg.text, length: m.len }, m.frames.length, open);
     } else if (['error', 'gap', 'incomplete'].includes(e.event)) {
       const text = e.event === 'error' ? `error at byte ${e.offset}: ${e.reason} (${e.rfc}) → close ${e.close_code}`
         : e.event === 'gap' ? `gap: ${e.len} bytes never captured at byte ${e.offset}; nothing after it is read`
@@ -597,6 +656,112 @@ drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); openCapture(e.dataTransfer.files[0]); });
 const isCapture = (name) => /\.(pcap|pcapng|cap|har)$/i.test(name);
 
+// ---- The guided tour: "Life of a WebSocket" ---------------------------------------------
+// The session is the core's (wslens::inspect::record_tour: a real client and server
+// connection talking), written to pkg/tour.json at build time; the prose is tour-text.js's. Each frame step is read by the inspector with the writer's stream
+// before it, as a compressed message may refer back (context takeover).
+const tour = { steps: [], at: 0 };
+function tourStream(step) {
+  const before = tour.steps.filter((s) => s.from === step.from && s.streamOffset !== null && s.streamOffset <= step.streamOffset);
+  return Uint8Array.from(before.flatMap((s) => [...s.bytes]));
+}
+// The bytes of `frames` (from `stream`), each coloured by the field the decoder read it as.
+function tourGrid(frames, stream) {
+  const grid = el('div', { class: 'hexgrid', 'aria-label': 'the step\'s bytes, coloured by field' });
+  frames.forEach((f, fi) => {
+    if (fi) grid.append(el('span', { class: 'frame-break', 'aria-hidden': 'true' }));
+    const rows = new Map();
+    for (const r of f.fields) for (let i = 0; i < r.length; i++) rows.set(r.offset + i, [...(rows.get(r.offset + i) ?? []), r]);
+    const payload = new Map(f.payload.map((p) => [p.offset, p]));
+    for (let at = f.start; at < f.end; at++) {
+      const p = payload.get(at);
+      const here = rows.get(at) ?? [];
+      const kind = p ? 'payload' : here[0]?.kind ?? 'unread';
+      const title = p ? `payload[${p.index}]: ${hex2(p.masked)} XOR ${hex2(p.keyByte)} = ${hex2(p.plain)} ${printable(p.plain)}`
+        : here.map((r) => `${r.field} = ${r.valueText}: ${r.meaning}`).join('\n');
+      grid.append(el('span', { class: `byte k-${kind}`, title }, hex2(stream[at])));
+    }
+  });
+  return grid;
+}
+function tourFrames(step) {
+  const role = step.from === 'client' ? 'server' : 'client';
+  const stream = tourStream(step);
+  const ins = inspectFrames(stream, role, true);
+  const first = ins.frames.findIndex((f) => f.start >= step.streamOffset);
+  const frames = ins.frames.slice(first);
+  const out = [tourGrid(frames, stream)];
+  frames.forEach((f, k) => {
+    const h = f.header;
+    const table = el('table', { class: 'tour-fields' }, el('thead', {}, el('tr', {}, el('th', {}, 'field'), el('th', {}, 'bits'), el('th', {}, 'meaning'), el('th', {}, 'why'))));
+    const body = el('tbody');
+    for (const row of f.fields) body.append(el('tr', {}, el('td', {}, row.field), el('td', { class: 'mono' }, row.bits), el('td', {}, row.meaning), el('td', {}, lessonDetails(row.lesson))));
+    const plain = f.payload.map((p) => p.plain);
+    if (plain.length) body.append(el('tr', {}, el('td', {}, 'payload'), el('td', { class: 'mono' }, `${plain.length} B`),
+      el('td', { class: 'mono' }, h.masked ? `unmasked: ${hexOf(plain)}` : hexOf(plain)), el('td', {})));
+    table.append(body);
+    out.push(el('h4', {}, `frame ${k + 1}: ${h.opcodeName}, FIN = ${h.fin ? 1 : 0}${h.rsv & 4 ? ', RSV1 = 1' : ''}, ${h.payloadLength} B`), table);
+  });
+  const indexes = new Set(frames.map((_, k) => first + k));
+  for (const m of ins.messages.filter((x) => indexes.has(x.frames.at(-1)))) {
+    let what = m.text !== undefined ? JSON.stringify(m.text) : `${m.length} B`;
+    if (m.closeCode !== undefined) what = `code ${m.closeCode} (${m.closeMeaning}), reason ${JSON.stringify(m.text)}`;
+    out.push(el('p', { class: 'message' }, `delivered: ${m.type}${m.frames.length > 1 ? ` from ${m.frames.length} frames` : ''}: ${what}`));
+    if (m.compressed) out.push(deflatePanel(ins, m));
+  }
+  out.push(el('p', {}, link('open these bytes in the Inspector', () => openInInspector(hexOf(stream).replace(/ /g, ''), role, true, first))));
+  return out;
+}
+function tourHead(step) {
+  const text = new TextDecoder().decode(step.bytes);
+  const [from, to] = step.focus ?? [0, 0];
+  const out = [el('div', { class: 'tour-head', 'aria-label': 'the head, as sent' }, text.slice(0, from), el('span', { class: 'focus' }, text.slice(from, to)), text.slice(to))];
+  const hs = inspectHandshake(step.bytes);
+  if (step.id === 'accept') {
+    const a = hs.accept;
+    out.push(el('ol', { class: 'mono', id: 'tour-accept' },
+      el('li', {}, `the key: ${a.key}`), el('li', {}, `+ GUID: ${a.concatenated}`),
+      el('li', {}, `SHA-1: ${a.sha1Hex}`), el('li', {}, `base64: ${a.accept}`)));
+    return out;
+  }
+  const body = el('tbody', {}, el('tr', {}, el('td', {}, hs.isResponse ? 'status line' : 'request line'), el('td', { class: 'mono' }, hs.startLine), el('td', {}, lessonDetails(hs.startLineLesson))));
+  for (const h of hs.headers) body.append(el('tr', {}, el('td', {}, h.name), el('td', { class: 'mono' }, h.value), el('td', {}, lessonDetails(h.lesson))));
+  out.push(el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'line'), el('th', {}, 'value'), el('th', {}, 'why'))), body));
+  return out;
+}
+function renderTour() {
+  const { steps } = tour;
+  if (!steps.length) return;
+  tour.at = Math.max(0, Math.min(tour.at, steps.length - 1));
+  const step = steps[tour.at];
+  const text = tourText[step.id] ?? { title: step.id, prose: '', rfc: ['', ''] };
+  $('tour-pos').textContent = `step ${tour.at + 1} of ${steps.length}`;
+  $('tour-back').disabled = tour.at === 0;
+  $('tour-next').disabled = tour.at === steps.length - 1;
+  // A focused button that becomes disabled drops the focus: keep it in the tour for the keys.
+  if (document.activeElement?.disabled) $('view-tour').focus();
+  const list = $('tour-ladder');
+  list.replaceChildren();
+  steps.slice(0, tour.at + 1).forEach((s, i) => {
+    ladderRung(list, s.from === 'client', `step ${i + 1}`, tourText[s.id]?.title.replace(/^\d+\. /, '') ?? s.id, () => { tour.at = i; renderTour(); $('view-tour').focus(); },
+      s.streamOffset === null ? 'head' : '');
+  });
+  list.lastElementChild?.setAttribute('aria-current', 'step');
+  $('tour-step').replaceChildren(el('h3', {}, text.title), el('p', { class: 'prose' }, text.prose, ' ',
+    el('a', { href: text.rfc[1], target: '_blank', rel: 'noopener' }, text.rfc[0])),
+  el('p', { class: 'sys' }, `${step.from === 'client' ? 'the browser (client) → the server' : 'the server → the browser (client)'}, ${step.bytes.length} bytes`),
+  ...(step.streamOffset === null ? tourHead(step) : tourFrames(step)));
+}
+$('tour-back').addEventListener('click', () => { tour.at--; renderTour(); });
+$('tour-next').addEventListener('click', () => { tour.at++; renderTour(); });
+$('view-tour').addEventListener('keydown', (e) => {
+  if (e.target.matches('input, textarea, select')) return;
+  if (e.key === 'ArrowRight' || e.key === 'PageDown') { tour.at++; renderTour(); e.preventDefault(); }
+  if (e.key === 'ArrowLeft' || e.key === 'PageUp') { tour.at--; renderTour(); e.preventDefault(); }
+  if (e.key === 'Home') { tour.at = 0; renderTour(); e.preventDefault(); }
+  if (e.key === 'End') { tour.at = tour.steps.length - 1; renderTour(); e.preventDefault(); }
+});
+
 // ---- Start ------------------------------------------------------------------------------
 $('inspect-btn').addEventListener('click', inspect);
 $('deflate').addEventListener('change', inspect);
@@ -614,7 +779,14 @@ $('input').addEventListener('drop', async (e) => {
 });
 
 await init();
-globalThis.wslens = { inspectFrames, inspectHandshake, buildFrame, acceptKey, decodeInput };
+globalThis.wslens = { inspectFrames, inspectHandshake, buildFrame, acceptKey, decodeInput, explainDeflate };
+try {
+  const steps = await (await fetch(new URL('./pkg/tour.json', import.meta.url))).json();
+  tour.steps = steps.map((s) => ({ ...s, bytes: decodeInput(s.hex, 'hex') }));
+  renderTour();
+} catch (e) {
+  $('tour-step').textContent = `the tour's session was not built (pkg/tour.json: ${e.message}); build the page with build_page (scripts/wasm.sh)`;
+}
 inspect();
 build();
 handshake();

@@ -16,7 +16,8 @@ let server, browser, page;
 const consoleErrors = [];
 const wasmResponses = [];
 before(async () => {
-  server = await startServer(['--threads', '1']);
+  // Context takeover both ways, so the tap's /deflate shows its second copy shrink.
+  server = await startServer(['--threads', '1', '--deflate-context-takeover']);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -52,6 +53,14 @@ test('the RFC masked "Hello": fields, bytes and message', async () => {
   assert.deepEqual(rows[6].slice(1, 4), ['payload len', '.0000101', '5']);
   assert.equal(rows[7][1], 'masking-key[0]');
   assert.equal(rows[7][5], '§5.3');
+  // Each row links its section and folds its lesson: the why and the RFC's own sentence.
+  assert.equal(await page.$eval('#fields tbody tr:nth-child(8) td:nth-child(6) a', (a) => a.href), 'https://www.rfc-editor.org/rfc/rfc6455#section-5.3');
+  assert.equal(await page.$$eval('#fields tbody details.lesson', (d) => d.length), 11);
+  await page.click('#fields tbody tr:nth-child(6) details.lesson summary');
+  const mask = await page.textContent('#fields tbody tr:nth-child(6) details.lesson');
+  assert.match(mask, /proxy/);
+  assert.match(mask, /“All frames sent from client to server have this bit set to 1\.”/);
+  assert.match(mask, /RFC 6455 §5\.2/);
   assert.match(await page.textContent('#messages'), /text frame of 5 bytes from frame 0: "Hello"/);
   assert.match(await page.textContent('#verdict'), /Valid: every byte read/);
   assert.equal(await page.$$eval('#hexgrid .byte', (b) => b.length), 11);
@@ -170,6 +179,16 @@ test('the handshake view computes the accept key step by step', async () => {
   assert.match(steps, /258EAFA5-E914-47DA-95CA-C5AB0DC85B11/);
   assert.match(steps, /b37a4f2cc0624f1690f64606cf385945b2bec4ea/);
   assert.match(steps, /s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=/);
+  // Every line with its bytes and its lesson, the request line first.
+  const lines = await page.$$eval('#hs-lines tbody tr', (trs) => trs.map((tr) => [...tr.cells].slice(0, 3).map((c) => c.textContent)));
+  assert.deepEqual(lines[0], ['0..18', 'request line', 'GET /chat HTTP/1.1']);
+  assert.equal(lines.length, 1 + 7);
+  assert.equal(await page.$$eval('#hs-lines details.lesson', (d) => d.length), 8);
+  const key = lines.findIndex((l) => l[1] === 'Sec-WebSocket-Key');
+  await page.click(`#hs-lines tbody tr:nth-child(${key + 1}) summary`);
+  assert.match(await page.textContent(`#hs-lines tbody tr:nth-child(${key + 1}) details`), /randomly selected 16-byte value/);
+  await page.click('#hs-lines tbody tr:nth-child(1) summary');
+  assert.match(await page.textContent('#hs-lines tbody tr:nth-child(1) details'), /MUST be GET/);
   await page.screenshot({ path: path.join(shots, 'handshake.png'), fullPage: true });
 });
 
@@ -226,12 +245,29 @@ test('live: the browser\'s real handshake, a server ping and its pong, a fragmen
   await page.fill('#tap-frames', '4');
   await page.click('#tap-fragments');
   await page.waitForFunction(() => /← This message was sent in fragments/.test(document.getElementById('echo-log').textContent));
-  // The server's bytes start with a Text frame with FIN clear (RSV1 too: each piece is
-  // compressed, RFC 7692 §6.1), and hold four data frames and the ping.
-  const fragmented = (await links()).filter((t) => /^(01|41) /.test(t)).at(-1);
+  // The server's bytes start with a Text frame with FIN clear (RSV1 clear too: the tap sends
+  // the pieces uncompressed, so each reads as text), and hold four data frames and the ping.
+  const fragmented = (await links()).filter((t) => /^01 /.test(t)).at(-1);
   assert.ok(fragmented, 'a Text frame with FIN clear');
   const frames = await page.evaluate((hex) => globalThis.wslens.inspectFrames(globalThis.wslens.decodeInput(hex, 'hex'), 'client', true).frames.map((f) => f.header.opcode), fragmented);
   assert.deepEqual(frames, [1, 9, 0, 0, 0]);
+  // The ladder groups the four fragments under one bracket, with the text reassembled.
+  const group = await page.$$eval('#ladder li.message', (lis) => lis.map((li) => li.textContent));
+  assert.equal(group.length, 1);
+  assert.match(group[0], /one message from these 4 frames, reassembled: "This message was sent in fragments/);
+  assert.equal(await page.$$eval('#ladder li.fragment', (lis) => lis.length), 4);
+  // /deflate: the text compressed twice, the second copy smaller (context takeover), then plain.
+  const before = (await links()).length;
+  await page.click('#tap-deflate');
+  await page.waitForFunction((n) => document.querySelectorAll('#echo-log li.wire a.inspect').length > n, before);
+  await page.waitForFunction(() => document.querySelectorAll('#ladder li.to-client a').length
+    && [...document.querySelectorAll('#ladder li.to-client a')].filter((a) => /Hello, Hello, Hello: DEFLATE/.test(a.textContent)).length === 3);
+  const copies = await page.$$eval('#ladder li.to-client a', (as) => as.map((a) => a.textContent).filter((t) => /Hello, Hello, Hello: DEFLATE/.test(t)));
+  const sizes = copies.map((t) => Number(/· (\d+) B/.exec(t)[1]));
+  assert.match(copies[0], /RSV1 \(compressed\)/);
+  assert.match(copies[1], /RSV1 \(compressed\)/);
+  assert.doesNotMatch(copies[2], /RSV1/);
+  assert.ok(sizes[1] < sizes[0] && sizes[0] < sizes[2], JSON.stringify(copies));
   await page.fill('#tap-code', '4000');
   await page.click('#tap-close');
   await page.waitForFunction(() => document.getElementById('echo-state').textContent === 'closed');
@@ -275,10 +311,80 @@ test('permessage-deflate: the checkbox reads RSV1 as compressed and shows the me
   assert.match(messages, /text frame of 5 bytes \(compressed: inflated from 5 bytes, RFC 7692 §7\.2\.2\) from frame 1: "Hello"/);
   const rsv1 = await page.$$eval('#fields tbody tr', (trs) => [...trs[1].cells].map((c) => c.textContent));
   assert.deepEqual(rsv1.slice(1, 5), ['RSV1', '.1......', '1', 'set: compressed (permessage-deflate, RFC 7692 §6)']);
+  // Each compressed message opened up: its bytes and the stripped tail put back, the first
+  // block's BFINAL and BTYPE (0xf2: BFINAL 0, BTYPE 01), sizes, and the inflated bytes.
+  const panels = await page.$$eval('#messages .deflate', (ds) => ds.map((d) => d.textContent));
+  assert.equal(panels.length, 2);
+  assert.match(panels[0], /compressed: 7 B on the wire/);
+  assert.match(panels[0], /f2 48 cd c9 c9 07 00/);
+  assert.match(panels[0], /\+ 00 00 ff ff put back\s*f2 48 cd c9 c9 07 00 00 00 ff ff/);
+  assert.match(panels[0], /BFINAL = 0/);
+  assert.match(panels[0], /BTYPE = 01: compressed with the fixed Huffman codes/);
+  assert.match(panels[0], /inflated: 5 B\s*payload\s*48 65 6c 6c 6f/);
+  assert.match(panels[1], /compressed: 5 B on the wire/);
+  assert.match(panels[1], /context takeover/);
+  assert.equal(await page.$$eval('#messages .deflate:first-child .tail, #messages .deflate .tail', (t) => t.length), 8, 'four tail bytes in each panel');
   await page.screenshot({ path: path.join(shots, 'inspector-deflate.png'), fullPage: true });
   // Corrupt compressed data: 1007, cited from RFC 7692.
   await inspect('c2 01 ff', 'client');
   assert.match(await page.textContent('#verdict'), /compressed payload is not valid DEFLATE data \(RFC 7692 §7\.2\.2\)\. A server closes with 1007/);
+  await page.uncheck('#deflate');
+});
+
+test('the tour: eleven steps of a session the core recorded, by button and by keyboard', async () => {
+  await page.click('#tab-tour');
+  assert.equal(await page.textContent('#tour-pos'), 'step 1 of 11');
+  assert.match(await page.textContent('#tour-step h3'), /The browser asks to upgrade/);
+  assert.ok(await page.$eval('#tour-back', (b) => b.disabled));
+  const stepText = () => page.textContent('#tour-step');
+  await page.focus('#view-tour');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.textContent('#tour-pos'), 'step 2 of 11');
+  // The accept key from the request's own key (the RFC's sample nonce), the key line highlighted.
+  assert.equal(await page.textContent('#tour-step .focus'), 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==');
+  assert.match(await page.textContent('#tour-accept'), /base64: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=/);
+  await page.keyboard.press('ArrowRight');
+  assert.match(await stepText(), /101 Switching Protocols/);
+  assert.match(await stepText(), /Sec-WebSocket-Accept\s*s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=/);
+  await page.click('#tour-next');
+  // RFC 6455 §5.7's masked "Hello", byte for byte, each byte coloured by its field.
+  const grid = await page.$$eval('#tour-step .hexgrid .byte', (bs) => bs.map((b) => b.textContent).join(' '));
+  assert.equal(grid, '81 85 37 fa 21 3d 7f 9f 4d 51 58');
+  assert.equal(await page.$$eval('#tour-step .hexgrid .byte.k-maskingKey', (bs) => bs.length), 4);
+  assert.match(await stepText(), /delivered: text frame: "Hello"/);
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  assert.match(await stepText(), /fragments, with a ping between/);
+  assert.match(await stepText(), /frame 1: text frame, FIN = 0/);
+  assert.match(await stepText(), /frame 3: continuation frame, FIN = 1/);
+  assert.match(await stepText(), /delivered: text frame from 2 frames: "Hello"/);
+  await page.keyboard.press('ArrowRight');
+  assert.match(await stepText(), /delivered: pong/);
+  await page.keyboard.press('ArrowRight');
+  assert.match(await stepText(), /BFINAL = 0/);
+  await page.screenshot({ path: path.join(shots, 'tour.png'), fullPage: true });
+  await page.keyboard.press('ArrowRight');
+  // The second "Hello" reads only with the stream before it: 5 bytes instead of 7.
+  assert.match(await stepText(), /compressed: 5 B on the wire/);
+  assert.match(await stepText(), /delivered: text frame: "Hello"/);
+  await page.keyboard.press('End');
+  assert.equal(await page.textContent('#tour-pos'), 'step 11 of 11');
+  assert.match(await stepText(), /code 1000 \(normal closure\)/);
+  assert.ok(await page.$eval('#tour-next', (b) => b.disabled));
+  // The ladder has every step so far, the current one marked, sides by sender.
+  const rungs = await page.$$eval('#tour-ladder li', (lis) => lis.map((li) => li.className.includes('to-server') ? '>' : '<').join(''));
+  assert.equal(rungs, '><<><<><<><');
+  assert.equal(await page.$$eval('#tour-ladder li[aria-current="step"]', (l) => l.length), 1);
+  await page.keyboard.press('ArrowLeft');
+  assert.equal(await page.textContent('#tour-pos'), 'step 10 of 11');
+  await page.keyboard.press('Home');
+  assert.equal(await page.textContent('#tour-pos'), 'step 1 of 11');
+  // A step opens in the Inspector with the stream before it.
+  await page.click('#tour-ladder li:nth-child(1) a');
+  await page.keyboard.press('End');
+  await page.click('#tour-step a.inspect');
+  assert.match(await page.textContent('#messages'), /connection close of \d+ bytes/);
+  assert.match(await page.textContent('#verdict'), /Valid/);
   await page.uncheck('#deflate');
 });
 

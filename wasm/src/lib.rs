@@ -17,7 +17,7 @@ use wasm_bindgen::prelude::*;
 use wslens::frame::{FrameHeader, OpCode};
 use wslens::inspect::{
     compressed, decode_input, field_lesson, guess_role, header_lesson, inspect_frames_with,
-    inspect_handshake, record_tour, start_line_lesson, InputFormat, Inspection, Lesson,
+    inspect_handshake, start_line_lesson, InputFormat, Inspection, Lesson,
 };
 use wslens::trace::Field;
 use wslens::{OwnedEvent, Role};
@@ -340,32 +340,6 @@ pub fn explain_deflate(payload: &[u8]) -> JsValue {
     with_tail.extend_from_slice(&compressed::SYNC_TAIL);
     set(&out, "withTail", bytes(&with_tail));
     out.into()
-}
-
-/// The guided tour's session, recorded through a real client and a real server connection
-/// of the core (`wslens::inspect::record_tour`): an array of `{id, from, bytes, focus,
-/// streamOffset}`, `from` "client" or "server", `focus` `[start, end)` or null,
-/// `streamOffset` the bytes' offset in the writer's frame stream (null for the heads).
-#[wasm_bindgen(js_name = tourSteps)]
-pub fn tour_steps() -> Array {
-    objects(record_tour(), |step, s| {
-        set(step, "id", s.id);
-        set(step, "from", role_name(s.from));
-        set(step, "bytes", bytes(&s.bytes));
-        let focus = s.focus.map_or(JsValue::NULL, |r| {
-            let pair = Array::new();
-            pair.push(&JsValue::from(r.start as f64));
-            pair.push(&JsValue::from(r.end as f64));
-            pair.into()
-        });
-        set(step, "focus", focus);
-        set(
-            step,
-            "streamOffset",
-            s.stream_offset
-                .map_or(JsValue::NULL, |o| JsValue::from(o as f64)),
-        );
-    })
 }
 
 fn accept_steps_to_js(steps: &wslens::handshake::AcceptKeySteps) -> Object {

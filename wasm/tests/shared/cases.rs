@@ -6,7 +6,7 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 use wslens_wasm::{
     accept_key_js, build_frame, decode_input_js, explain_deflate, inspect_frames_js,
-    inspect_handshake_js, tour_steps,
+    inspect_handshake_js,
 };
 
 fn get(obj: &JsValue, key: &str) -> JsValue {
@@ -232,34 +232,4 @@ fn explain_deflate_reads_the_first_block_and_puts_the_tail_back() {
     let with_tail = Uint8Array::new(&get(&d, "withTail")).to_vec();
     assert_eq!(with_tail, [&hello[..], &[0x00, 0x00, 0xff, 0xff]].concat());
     assert!(explain_deflate(&[]).is_null());
-}
-
-#[wasm_bindgen_test]
-fn the_tour_is_recorded_by_the_core_and_reads_back() {
-    let steps = tour_steps();
-    let ids: Vec<String> = steps.iter().map(|s| string(&s, "id")).collect();
-    assert_eq!(ids.len(), 11);
-    assert_eq!((ids[0].as_str(), ids[10].as_str()), ("request", "close-reply"));
-    let masked = steps.get(3);
-    assert_eq!(string(&masked, "from"), "client");
-    assert_eq!(Uint8Array::new(&get(&masked, "bytes")).to_vec(), MASKED_HELLO);
-    assert_eq!(num(&masked, "streamOffset"), 0.0);
-    let focus = Array::from(&get(&steps.get(1), "focus"));
-    assert_eq!(focus.length(), 2);
-    assert!(get(&steps.get(0), "streamOffset").is_null());
-    // The second compressed "Hello" is read with the stream before it (context takeover).
-    let again = steps.get(8);
-    assert_eq!(string(&again, "id"), "compressed-again");
-    let mut stream = Vec::new();
-    for s in steps.iter().filter(|s| string(s, "from") == "server" && !get(s, "streamOffset").is_null()) {
-        stream.extend(Uint8Array::new(&get(&s, "bytes")).to_vec());
-    }
-    let ins: JsValue = inspect_frames_js(&stream, "client", Some(true)).unwrap().into();
-    assert!(get(&ins, "error").is_null());
-    let texts: Vec<String> = Array::from(&get(&ins, "messages"))
-        .iter()
-        .filter(|m| get(m, "compressed").as_bool() == Some(true))
-        .map(|m| string(&m, "text"))
-        .collect();
-    assert_eq!(texts, ["Hello", "Hello"]);
 }
