@@ -88,14 +88,50 @@ fn open<'r, R: Read + 'r>(mut input: R) -> Result<Box<dyn PcapReaderIterator + '
     }
 }
 
+/// pcapng's Section Header Block type, which starts every section.
+const SHB_TYPE: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+
+/// The length of the pcapng block at the start of `data` when it is shorter than any block
+/// can be (12 bytes: type, length, length). pcap-parser 0.17 subtracts 12 from it unchecked
+/// (`pcapng/block.rs`: a panic with overflow checks, a wait for 4 GiB of input without), so
+/// it is checked here first. `big_endian` is the section's byte order, updated at each
+/// Section Header Block from its byte-order magic.
+fn short_block(data: &[u8], big_endian: &mut bool) -> Option<u32> {
+    if data.starts_with(&SHB_TYPE) {
+        match data.get(8..12) {
+            Some([0x1a, 0x2b, 0x3c, 0x4d]) => *big_endian = true,
+            Some([0x4d, 0x3c, 0x2b, 0x1a]) => *big_endian = false,
+            _ => {}
+        }
+    }
+    let len: [u8; 4] = data.get(4..8)?.try_into().ok()?;
+    let len = if *big_endian {
+        u32::from_be_bytes(len)
+    } else {
+        u32::from_le_bytes(len)
+    };
+    (len < 12).then_some(len)
+}
+
 /// Calls `f` for each packet of the pcap or pcapng data in `input`, in file order.
 pub fn for_each_packet(input: impl Read, mut f: impl FnMut(Packet<'_>)) -> Result<Summary, String> {
     let mut reader = open(input)?;
+    let pcapng = reader.data().starts_with(&SHB_TYPE);
+    let mut big_endian = false;
     let mut summary = Summary::default();
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut legacy: Option<(i32, bool)> = None;
     let mut size = BUFFER;
     loop {
+        if pcapng {
+            if let Some(len) = short_block(reader.data(), &mut big_endian) {
+                return Err(format!(
+                    "the capture is damaged after {} packets: a pcapng block of {len} bytes (a \
+                     block has at least 12: its type and its length twice)",
+                    summary.packets
+                ));
+            }
+        }
         match reader.next() {
             Ok((used, block)) => {
                 match block {
@@ -186,5 +222,45 @@ pub fn for_each_packet(input: impl Read, mut f: impl FnMut(Packet<'_>)) -> Resul
                 ))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Section Header Block (little-endian, version 1.0, section length unknown).
+    const SHB: [u8; 28] = [
+        0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 28, 0, 0, 0,
+    ];
+
+    #[test]
+    fn a_block_shorter_than_12_bytes_is_an_error_not_a_panic() {
+        // Found by the capture_pcap fuzz target: a Process Information Block (0x80000001,
+        // whose parser's header is 4 bytes) claiming 4 bytes made pcap-parser subtract 12.
+        for len in [0u32, 4, 8, 11] {
+            let mut file = SHB.to_vec();
+            file.extend_from_slice(&[1, 0, 0, 0x80]);
+            file.extend_from_slice(&len.to_le_bytes());
+            file.extend_from_slice(&[0x65, 1, 0x51, 0, 0, 0, 0x48, 0x4b]);
+            let err = for_each_packet(&file[..], |_| {}).unwrap_err();
+            assert!(
+                err.contains(&format!("a pcapng block of {len} bytes")),
+                "{err}"
+            );
+        }
+        // Big-endian sections are read in their own byte order.
+        let mut file = SHB.to_vec();
+        file[8..12].copy_from_slice(&[0x1a, 0x2b, 0x3c, 0x4d]);
+        file[4..8].copy_from_slice(&28u32.to_be_bytes());
+        file[24..28].copy_from_slice(&28u32.to_be_bytes());
+        file[12..16].copy_from_slice(&[0, 1, 0, 0]);
+        file.extend_from_slice(&[0x80, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 0]);
+        let err = for_each_packet(&file[..], |_| {}).unwrap_err();
+        assert!(err.contains("a pcapng block of 4 bytes"), "{err}");
+        // A well-formed section alone is read, with no packets.
+        let summary = for_each_packet(&SHB[..], |_| {}).unwrap();
+        assert_eq!((summary.format, summary.packets), ("pcapng", 0));
     }
 }
