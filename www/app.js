@@ -19,7 +19,13 @@ const hexOf = (bytes) => Array.from(bytes, hex2).join(' ');
 const printable = (b) => (b >= 0x20 && b < 0x7f ? `'${String.fromCharCode(b)}'` : '');
 // A field's or header line's lesson (wslens::inspect::Lesson): the why, folded, with the
 // RFC's own sentence and a link to its section.
-const rfcLink = (lesson) => el('a', { href: lesson.url, target: '_blank', rel: 'noopener' }, lesson.rfc);
+const extLink = (href, text) => el('a', { href, target: '_blank', rel: 'noopener' }, text);
+const rfcLink = (lesson) => extLink(lesson.url, lesson.rfc);
+// "RFC 6455 §5.4" → its section on rfc-editor.org (as the core's Lesson::url does).
+const rfcUrl = (label) => {
+  const [, number, section] = /^RFC (\d+) §([\d.]+)$/.exec(label) ?? [];
+  return `https://www.rfc-editor.org/rfc/rfc${number}#section-${section}`;
+};
 const lessonDetails = (lesson) => el('details', { class: 'lesson' }, el('summary', {}, 'why?'),
   el('p', {}, lesson.why), el('blockquote', {}, `“${lesson.quote}”`, el('footer', {}, '— ', rfcLink(lesson))));
 
@@ -151,8 +157,7 @@ function renderInspector() {
   const messages = $('messages');
   messages.replaceChildren();
   for (const m of ins.messages) {
-    let what = m.text !== undefined ? JSON.stringify(m.text) : m.data ? `${m.data.length} bytes: ${hexOf(m.data.slice(0, 32))}${m.data.length > 32 ? ' …' : ''}` : '';
-    if (m.closeCode !== undefined) what = m.closeCode === null ? 'no status code' : `code ${m.closeCode} (${m.closeMeaning}) ${JSON.stringify(m.text)}`;
+    const what = messageSays(m);
     const how = m.compressed ? ` (compressed: inflated from ${m.wireLength} bytes, RFC 7692 §7.2.2)` : '';
     messages.append(el('p', { class: 'message' }, `${m.type} of ${m.length} bytes${how} from frame${m.frames.length > 1 ? 's' : ''} ${m.frames.join(', ')}: ${what}`));
     if (m.compressed) messages.append(deflatePanel(ins, m));
@@ -181,12 +186,19 @@ function renderInspector() {
       el('td', { class: 'mono' }, row.bits),
       el('td', { class: 'mono' }, row.valueText),
       el('td', {}, row.meaning, row.remark ? el('div', { class: 'sys' }, `note: ${row.remark}`) : ''),
-      el('td', {}, el('a', { href: row.lesson.url, target: '_blank', rel: 'noopener' }, row.rfc)),
+      el('td', {}, extLink(row.lesson.url, row.rfc)),
       el('td', {}, lessonDetails(row.lesson)));
     tr.addEventListener('mouseenter', () => highlight(offsets));
     tr.addEventListener('focus', () => highlight(offsets));
     tbody.append(tr);
   }
+}
+
+// What a message delivered: its text, its bytes, or its close code and reason.
+function messageSays(m) {
+  if (m.closeCode !== undefined) return m.closeCode === null ? 'no status code' : `code ${m.closeCode} (${m.closeMeaning}) ${JSON.stringify(m.text)}`;
+  if (m.text !== undefined) return JSON.stringify(m.text);
+  return m.data ? `${m.data.length} bytes: ${hexOf(m.data.slice(0, 32))}${m.data.length > 32 ? ' …' : ''}` : '';
 }
 
 // A compressed message opened up (RFC 7692 §7.2): its payload as received (unmasked), the
@@ -320,6 +332,16 @@ $('b-send').addEventListener('click', () => {
   selectTab($('tab-inspect'));
 });
 
+// Every line of a head, the start line first, with its byte range and its lesson.
+function headLines(hs, attrs = {}) {
+  const row = (bytes, name, value, lesson) => el('tr', {}, el('td', { class: 'mono' }, bytes), el('td', {}, name),
+    el('td', { class: 'mono' }, value), el('td', {}, lessonDetails(lesson)));
+  const body = el('tbody');
+  if (hs.startLine) body.append(row(`0..${hs.startLineEnd}`, hs.isResponse ? 'status line' : 'request line', hs.startLine, hs.startLineLesson));
+  for (const h of hs.headers) body.append(row(`${h.start}..${h.end}`, h.name, h.value, h.lesson));
+  return el('table', attrs, el('thead', {}, el('tr', {}, ...['bytes', 'line', 'value', 'why'].map((t) => el('th', {}, t)))), body);
+}
+
 // ---- Handshake --------------------------------------------------------------------------
 function handshake() {
   const hs = inspectHandshake(decodeInput($('hs-input').value, 'head'));
@@ -327,18 +349,7 @@ function handshake() {
   out.replaceChildren();
   if (hs.error) out.append(el('div', { class: 'error-box' }, `Refused: ${hs.error.reason}. The server answers HTTP ${hs.error.status}.`));
   else if (!hs.isResponse && hs.headLength !== null) out.append(el('div', { class: 'ok-box' }, 'Valid: the server answers 101 Switching Protocols.'));
-  // Every line of the head, the start line first, with its byte range and its lesson.
-  const table = el('table', { id: 'hs-lines' }, el('thead', {}, el('tr', {}, el('th', {}, 'bytes'), el('th', {}, 'line'), el('th', {}, 'value'), el('th', {}, 'why'))));
-  const body = el('tbody');
-  if (hs.startLine) {
-    body.append(el('tr', { class: 'start-line' }, el('td', { class: 'mono' }, `0..${hs.startLineEnd}`),
-      el('td', {}, hs.isResponse ? 'status line' : 'request line'), el('td', { class: 'mono' }, hs.startLine), el('td', {}, lessonDetails(hs.startLineLesson))));
-  }
-  for (const h of hs.headers) {
-    body.append(el('tr', {}, el('td', { class: 'mono' }, `${h.start}..${h.end}`), el('td', {}, h.name), el('td', { class: 'mono' }, h.value), el('td', {}, lessonDetails(h.lesson))));
-  }
-  table.append(body);
-  out.append(table);
+  out.append(headLines(hs, { id: 'hs-lines' }));
   const steps = hs.accept;
   if (steps) {
     out.append(el('h3', {}, 'Sec-WebSocket-Accept, step by step (RFC 6455 §1.3)'),
@@ -416,7 +427,7 @@ const tap = { session: null, seen: 0 };
 // the client's side to the server's (`toServer`) or back, each a link that opens its bytes.
 function ladderRung(list, toServer, t, label, onclick, kind = '') {
   list.append(el('li', { class: `rung ${toServer ? 'to-server' : 'to-client'}${kind ? ` ${kind}` : ''}` },
-    el('span', { class: 't mono' }, /^[\d.]+$/.test(String(t)) ? `+${t} ms` : t), link(label, onclick)));
+    el('span', { class: 't mono' }, typeof t === 'number' ? `+${t} ms` : t), link(label, onclick)));
   list.scrollTop = list.scrollHeight;
 }
 // What a frame's arrow says: its opcode, bits and length, and what its message said.
@@ -608,7 +619,7 @@ function drawSession(s) {
   list.replaceChildren();
   const { info } = s;
   $('capture-title').textContent = `session #${info.session}: ${info.url ?? `${info.client} → ${info.server}`}${s.deflate ? ' · permessage-deflate' : ''}${info.reconstructed ? ' · reconstructed from a HAR' : ''}`;
-  const ms = (e) => (e.time === undefined ? 'end' : (e.time * 1000).toFixed(1));
+  const ms = (e) => (e.time === undefined ? 'end' : `+${(e.time * 1000).toFixed(1)} ms`);
   const messages = s.events.filter((e) => e.event === 'message');
   for (const e of s.events) {
     const toServer = e.from === 'client';
@@ -658,28 +669,25 @@ const isCapture = (name) => /\.(pcap|pcapng|cap|har)$/i.test(name);
 
 // ---- The guided tour: "Life of a WebSocket" ---------------------------------------------
 // The session is the core's (wslens::inspect::record_tour: a real client and server
-// connection talking), written to pkg/tour.json at build time; the prose is tour-text.js's. Each frame step is read by the inspector with the writer's stream
-// before it, as a compressed message may refer back (context takeover).
+// connection talking), written to pkg/tour.json at build time; the prose is tour-text.js's.
+// Each frame step is read by the inspector with the writer's stream before it, as a
+// compressed message may refer back (context takeover).
 const tour = { steps: [], at: 0 };
 function tourStream(step) {
   const before = tour.steps.filter((s) => s.from === step.from && s.streamOffset !== null && s.streamOffset <= step.streamOffset);
   return Uint8Array.from(before.flatMap((s) => [...s.bytes]));
 }
-// The bytes of `frames` (from `stream`), each coloured by the field the decoder read it as.
-function tourGrid(frames, stream) {
+// The bytes of `frames` (from `stream`), each coloured by the field the decoder read it as
+// (`map`: the inspection's byteMap).
+function tourGrid(frames, stream, map) {
   const grid = el('div', { class: 'hexgrid', 'aria-label': 'the step\'s bytes, coloured by field' });
   frames.forEach((f, fi) => {
     if (fi) grid.append(el('span', { class: 'frame-break', 'aria-hidden': 'true' }));
-    const rows = new Map();
-    for (const r of f.fields) for (let i = 0; i < r.length; i++) rows.set(r.offset + i, [...(rows.get(r.offset + i) ?? []), r]);
-    const payload = new Map(f.payload.map((p) => [p.offset, p]));
     for (let at = f.start; at < f.end; at++) {
-      const p = payload.get(at);
-      const here = rows.get(at) ?? [];
-      const kind = p ? 'payload' : here[0]?.kind ?? 'unread';
+      const { kinds = ['unread'], rows = [], payload: p } = map.get(at) ?? {};
       const title = p ? `payload[${p.index}]: ${hex2(p.masked)} XOR ${hex2(p.keyByte)} = ${hex2(p.plain)} ${printable(p.plain)}`
-        : here.map((r) => `${r.field} = ${r.valueText}: ${r.meaning}`).join('\n');
-      grid.append(el('span', { class: `byte k-${kind}`, title }, hex2(stream[at])));
+        : rows.map((r) => `${r.field} = ${r.valueText}: ${r.meaning}`).join('\n');
+      grid.append(el('span', { class: `byte k-${kinds[0]}`, title }, hex2(stream[at])));
     }
   });
   return grid;
@@ -690,7 +698,7 @@ function tourFrames(step) {
   const ins = inspectFrames(stream, role, true);
   const first = ins.frames.findIndex((f) => f.start >= step.streamOffset);
   const frames = ins.frames.slice(first);
-  const out = [tourGrid(frames, stream)];
+  const out = [tourGrid(frames, stream, byteMap(ins))];
   frames.forEach((f, k) => {
     const h = f.header;
     const table = el('table', { class: 'tour-fields' }, el('thead', {}, el('tr', {}, el('th', {}, 'field'), el('th', {}, 'bits'), el('th', {}, 'meaning'), el('th', {}, 'why'))));
@@ -704,9 +712,7 @@ function tourFrames(step) {
   });
   const indexes = new Set(frames.map((_, k) => first + k));
   for (const m of ins.messages.filter((x) => indexes.has(x.frames.at(-1)))) {
-    let what = m.text !== undefined ? JSON.stringify(m.text) : `${m.length} B`;
-    if (m.closeCode !== undefined) what = `code ${m.closeCode} (${m.closeMeaning}), reason ${JSON.stringify(m.text)}`;
-    out.push(el('p', { class: 'message' }, `delivered: ${m.type}${m.frames.length > 1 ? ` from ${m.frames.length} frames` : ''}: ${what}`));
+    out.push(el('p', { class: 'message' }, `delivered: ${m.type}${m.frames.length > 1 ? ` from ${m.frames.length} frames` : ''}: ${messageSays(m)}`));
     if (m.compressed) out.push(deflatePanel(ins, m));
   }
   out.push(el('p', {}, link('open these bytes in the Inspector', () => openInInspector(hexOf(stream).replace(/ /g, ''), role, true, first))));
@@ -724,9 +730,7 @@ function tourHead(step) {
       el('li', {}, `SHA-1: ${a.sha1Hex}`), el('li', {}, `base64: ${a.accept}`)));
     return out;
   }
-  const body = el('tbody', {}, el('tr', {}, el('td', {}, hs.isResponse ? 'status line' : 'request line'), el('td', { class: 'mono' }, hs.startLine), el('td', {}, lessonDetails(hs.startLineLesson))));
-  for (const h of hs.headers) body.append(el('tr', {}, el('td', {}, h.name), el('td', { class: 'mono' }, h.value), el('td', {}, lessonDetails(h.lesson))));
-  out.push(el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'line'), el('th', {}, 'value'), el('th', {}, 'why'))), body));
+  out.push(headLines(hs));
   return out;
 }
 function renderTour() {
@@ -734,7 +738,7 @@ function renderTour() {
   if (!steps.length) return;
   tour.at = Math.max(0, Math.min(tour.at, steps.length - 1));
   const step = steps[tour.at];
-  const text = tourText[step.id] ?? { title: step.id, prose: '', rfc: ['', ''] };
+  const text = tourText[step.id] ?? { title: step.id, prose: '', rfc: '' };
   $('tour-pos').textContent = `step ${tour.at + 1} of ${steps.length}`;
   $('tour-back').disabled = tour.at === 0;
   $('tour-next').disabled = tour.at === steps.length - 1;
@@ -748,7 +752,7 @@ function renderTour() {
   });
   list.lastElementChild?.setAttribute('aria-current', 'step');
   $('tour-step').replaceChildren(el('h3', {}, text.title), el('p', { class: 'prose' }, text.prose, ' ',
-    el('a', { href: text.rfc[1], target: '_blank', rel: 'noopener' }, text.rfc[0])),
+    extLink(rfcUrl(text.rfc), text.rfc)),
   el('p', { class: 'sys' }, `${step.from === 'client' ? 'the browser (client) → the server' : 'the server → the browser (client)'}, ${step.bytes.length} bytes`),
   ...(step.streamOffset === null ? tourHead(step) : tourFrames(step)));
 }

@@ -318,7 +318,7 @@ fn lesson_to_js(lesson: &Lesson) -> Object {
     set(&out, "why", lesson.why);
     set(&out, "quote", lesson.quote);
     set(&out, "rfc", lesson.rfc);
-    set(&out, "url", lesson.url);
+    set(&out, "url", lesson.url());
     out
 }
 

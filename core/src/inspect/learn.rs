@@ -5,6 +5,8 @@
 //! a [`Lesson`] says why the field is there at all. The CLI and the page show the same text.
 
 use crate::trace::Field;
+use alloc::format;
+use alloc::string::String;
 
 /// A field or header line explained: the why, the RFC's sentence, and where to read on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,14 +17,20 @@ pub struct Lesson {
     pub quote: &'static str,
     /// The RFC and section the quote is from, e.g. `"RFC 6455 §5.2"`.
     pub rfc: &'static str,
-    /// A link to that section on rfc-editor.org.
-    pub url: &'static str,
 }
 
-const S4_1: &str = "https://www.rfc-editor.org/rfc/rfc6455#section-4.1";
-const S4_2_2: &str = "https://www.rfc-editor.org/rfc/rfc6455#section-4.2.2";
-const S5_2: &str = "https://www.rfc-editor.org/rfc/rfc6455#section-5.2";
-const S5_3: &str = "https://www.rfc-editor.org/rfc/rfc6455#section-5.3";
+impl Lesson {
+    /// A link to [`Lesson::rfc`]'s section on rfc-editor.org, e.g.
+    /// `https://www.rfc-editor.org/rfc/rfc6455#section-5.2`.
+    pub fn url(&self) -> String {
+        let (number, section) = self
+            .rfc
+            .trim_start_matches("RFC ")
+            .split_once(" §")
+            .unwrap_or((self.rfc, ""));
+        format!("https://www.rfc-editor.org/rfc/rfc{number}#section-{section}")
+    }
+}
 
 /// The lesson for a frame header field (RFC 6455 §5.2, §5.3).
 pub const fn field_lesson(field: Field) -> Lesson {
@@ -34,7 +42,6 @@ pub const fn field_lesson(field: Field) -> Lesson {
             quote: "Indicates that this is the final fragment in a message. The first fragment \
                     MAY also be the final fragment.",
             rfc: "RFC 6455 §5.2",
-            url: S5_2,
         },
         Field::Rsv1 | Field::Rsv2 | Field::Rsv3 => Lesson {
             why: "Room for extensions to grow the protocol. Only an extension agreed in the \
@@ -46,7 +53,6 @@ pub const fn field_lesson(field: Field) -> Lesson {
                     extensions defines the meaning of such a nonzero value, the receiving \
                     endpoint MUST _Fail the WebSocket Connection_.",
             rfc: "RFC 6455 §5.2",
-            url: S5_2,
         },
         Field::Opcode => Lesson {
             why: "How to read the payload: 0x1 text (it must be UTF-8), 0x2 binary, 0x0 the next \
@@ -56,7 +62,6 @@ pub const fn field_lesson(field: Field) -> Lesson {
             quote: "Defines the interpretation of the \"Payload data\". If an unknown opcode is \
                     received, the receiving endpoint MUST _Fail the WebSocket Connection_.",
             rfc: "RFC 6455 §5.2",
-            url: S5_2,
         },
         Field::Mask => Lesson {
             why: "Every frame from a client is masked and no frame from a server is. Masking is \
@@ -65,7 +70,6 @@ pub const fn field_lesson(field: Field) -> Lesson {
                   could take for an HTTP request and poison its cache with (RFC 6455 §10.3).",
             quote: "All frames sent from client to server have this bit set to 1.",
             rfc: "RFC 6455 §5.2",
-            url: S5_2,
         },
         Field::PayloadLen => Lesson {
             why: "Seven bits hold a length of 0 to 125 directly, which covers every control \
@@ -75,7 +79,6 @@ pub const fn field_lesson(field: Field) -> Lesson {
             quote: "The length of the \"Payload data\", in bytes: if 0-125, that is the payload \
                     length.",
             rfc: "RFC 6455 §5.2",
-            url: S5_2,
         },
         Field::ExtendedLen16 => Lesson {
             why: "The 7-bit length said 126, so the length is these two bytes, most significant \
@@ -83,7 +86,6 @@ pub const fn field_lesson(field: Field) -> Lesson {
             quote: "If 126, the following 2 bytes interpreted as a 16-bit unsigned integer are \
                     the payload length.",
             rfc: "RFC 6455 §5.2",
-            url: S5_2,
         },
         Field::ExtendedLen64 => Lesson {
             why: "The 7-bit length said 127, so the length is these eight bytes, most \
@@ -92,7 +94,6 @@ pub const fn field_lesson(field: Field) -> Lesson {
             quote: "If 127, the following 8 bytes interpreted as a 64-bit unsigned integer (the \
                     most significant bit MUST be 0) are the payload length.",
             rfc: "RFC 6455 §5.2",
-            url: S5_2,
         },
         Field::MaskingKey(_) => Lesson {
             why: "Four random bytes, fresh for every frame, chosen by the browser, not by the \
@@ -103,7 +104,6 @@ pub const fn field_lesson(field: Field) -> Lesson {
                     frame MUST NOT make it simple for a server/proxy to predict the masking key \
                     for a subsequent frame.",
             rfc: "RFC 6455 §5.3",
-            url: S5_3,
         },
     }
 }
@@ -119,7 +119,6 @@ pub const fn start_line_lesson(is_response: bool) -> Lesson {
             quote: "If the status code received from the server is not 101, the client handles \
                     the response per HTTP [RFC2616] procedures.",
             rfc: "RFC 6455 §4.1",
-            url: S4_1,
         }
     } else {
         Lesson {
@@ -129,7 +128,6 @@ pub const fn start_line_lesson(is_response: bool) -> Lesson {
             quote: "The method of the request MUST be GET, and the HTTP version MUST be at least \
                     1.1.",
             rfc: "RFC 6455 §4.1",
-            url: S4_1,
         }
     }
 }
@@ -147,7 +145,6 @@ pub fn header_lesson(name: &str, in_response: bool) -> Lesson {
             quote: "The request MUST contain a |Host| header field whose value contains /host/ \
                     plus optionally \":\" followed by /port/ (when not using the default port).",
             rfc: "RFC 6455 §4.1",
-            url: S4_1,
         }
     } else if is("Upgrade") {
         Lesson {
@@ -156,7 +153,6 @@ pub fn header_lesson(name: &str, in_response: bool) -> Lesson {
             quote: "The request MUST contain an |Upgrade| header field whose value MUST include \
                     the \"websocket\" keyword.",
             rfc: "RFC 6455 §4.1",
-            url: S4_1,
         }
     } else if is("Connection") {
         Lesson {
@@ -166,7 +162,6 @@ pub fn header_lesson(name: &str, in_response: bool) -> Lesson {
             quote: "The request MUST contain a |Connection| header field whose value MUST \
                     include the \"Upgrade\" token.",
             rfc: "RFC 6455 §4.1",
-            url: S4_1,
         }
     } else if is("Sec-WebSocket-Key") {
         Lesson {
@@ -178,7 +173,6 @@ pub fn header_lesson(name: &str, in_response: bool) -> Lesson {
                     selected 16-byte value that has been base64-encoded (see Section 4 of \
                     [RFC4648]).",
             rfc: "RFC 6455 §4.1",
-            url: S4_1,
         }
     } else if is("Sec-WebSocket-Accept") {
         Lesson {
@@ -191,7 +185,6 @@ pub fn header_lesson(name: &str, in_response: bool) -> Lesson {
                     concatenated value to obtain a 20-byte value and base64-encoding (see \
                     Section 4 of [RFC4648]) this 20-byte hash.",
             rfc: "RFC 6455 §4.2.2",
-            url: S4_2_2,
         }
     } else if is("Sec-WebSocket-Version") {
         Lesson {
@@ -199,7 +192,6 @@ pub fn header_lesson(name: &str, in_response: bool) -> Lesson {
                   server that speaks another answers 426 with the versions it has.",
             quote: "The value of this header field MUST be 13.",
             rfc: "RFC 6455 §4.1",
-            url: S4_1,
         }
     } else if is("Sec-WebSocket-Protocol") {
         Lesson {
@@ -209,7 +201,6 @@ pub fn header_lesson(name: &str, in_response: bool) -> Lesson {
             quote: "If present, this value indicates one or more comma-separated subprotocol \
                     the client wishes to speak, ordered by preference.",
             rfc: "RFC 6455 §4.1",
-            url: S4_1,
         }
     } else if is("Sec-WebSocket-Extensions") {
         Lesson {
@@ -219,7 +210,6 @@ pub fn header_lesson(name: &str, in_response: bool) -> Lesson {
             quote: "If present, this value indicates the protocol-level extension(s) the \
                     client wishes to speak.",
             rfc: "RFC 6455 §4.1",
-            url: S4_1,
         }
     } else if is("Origin") {
         Lesson {
@@ -229,7 +219,6 @@ pub fn header_lesson(name: &str, in_response: bool) -> Lesson {
             quote: "The request MUST include a header field with the name |Origin| [RFC6454] if \
                     the request is coming from a browser client.",
             rfc: "RFC 6455 §4.1",
-            url: S4_1,
         }
     } else {
         Lesson {
@@ -241,7 +230,6 @@ pub fn header_lesson(name: &str, in_response: bool) -> Lesson {
                     |Authorization| header field [RFC2616], which are processed according to \
                     documents that define them.",
             rfc: "RFC 6455 §4.1",
-            url: S4_1,
         }
     }
 }
@@ -255,7 +243,6 @@ const fn response_lesson() -> Lesson {
                 contains a value that is not an ASCII case-insensitive match for the value \
                 \"websocket\", the client MUST _Fail the WebSocket Connection_.",
         rfc: "RFC 6455 §4.2.2",
-        url: S4_2_2,
     }
 }
 
@@ -285,8 +272,9 @@ mod tests {
             assert!(l.why.len() > 60 && l.quote.len() > 30, "{field:?}");
             // "RFC 6455 §5.3" links to "…#section-5.3", and the field's own section agrees.
             let section = l.rfc.trim_start_matches("RFC 6455 §");
-            assert!(
-                l.url.ends_with(&alloc::format!("#section-{section}")),
+            assert_eq!(
+                l.url(),
+                format!("https://www.rfc-editor.org/rfc/rfc6455#section-{section}"),
                 "{field:?}"
             );
             assert!(l.rfc.ends_with(field.rfc_section()), "{field:?}");
@@ -313,7 +301,10 @@ mod tests {
         assert!(header_lesson("Sec-WebSocket-Accept", true)
             .why
             .contains("258EAFA5-E914-47DA-95CA-C5AB0DC85B11"));
-        assert!(header_lesson("upgrade", true).rfc.ends_with("§4.2.2"));
+        assert_eq!(
+            header_lesson("upgrade", true).url(),
+            "https://www.rfc-editor.org/rfc/rfc6455#section-4.2.2"
+        );
         assert!(header_lesson("upgrade", false)
             .quote
             .contains("MUST contain"));
@@ -332,7 +323,7 @@ mod tests {
             assert!(!l.quote.contains("any other header"), "{name}");
             let section = l.rfc.trim_start_matches("RFC 6455 §");
             assert!(
-                l.url.ends_with(&alloc::format!("#section-{section}")),
+                l.url().ends_with(&format!("rfc6455#section-{section}")),
                 "{name}"
             );
         }
