@@ -3,7 +3,7 @@
 //! loop's inbox and a `notify()` that wakes its `wait`.
 
 use crate::backplane::{Backplane, Offset};
-use polling::Poller;
+use crate::poll::Poller;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -37,6 +37,7 @@ mod hub;
 pub mod limits;
 mod listen;
 pub mod metrics;
+mod poll;
 pub mod tap;
 pub mod tls;
 pub mod transport;
@@ -52,8 +53,8 @@ pub use handler::{ConnInfo, Ctx, Handler, Message};
 pub use limits::IpLimitConfig;
 pub use metrics::Metrics;
 
+use crate::poll::Poller;
 use hub::{Hub, LoopHandle};
-use polling::Poller;
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

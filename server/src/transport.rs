@@ -3,8 +3,8 @@
 //! the enum is 16 bytes either way). Also the server's listeners: plain, TLS, or both.
 
 use crate::metrics::Metrics;
+use crate::poll::{Event, PollMode, Poller};
 use crate::tls::TlsStream;
-use polling::{Event, PollMode, Poller};
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, RwLock};
