@@ -34,7 +34,7 @@
 # Environment (all optional):
 #   CASES     case ids, from: small (100 × 20 B), 1k (10 × 1 KiB), 16k (200 × 16 KiB),
 #             text (100 × 1 KiB text), 500x16k, 1000x20   [default: small 1k 16k text]
-#   SERVERS   from: wslens tokio-tungstenite fastwebsockets tokio-websockets [default: all]
+#   SERVERS   from: wslens tokio-tungstenite fastwebsockets tokio-websockets floor [default: all]
 #   TOOLS     from: callgrind callgrind-rep strace          [default: all three]
 #   M1, M2    message counts for every case, instead of the per-case defaults
 #   REP_DIV   divisor of M1 and M2 for callgrind-rep [default: 10]
@@ -50,7 +50,7 @@ cd "$root"
 server_core="${SERVER_CORE:-0}"
 client_core="${CLIENT_CORE:-1}"
 want_cases="${CASES:-small 1k 16k text}"
-want_servers="${SERVERS:-wslens tokio-tungstenite fastwebsockets tokio-websockets}"
+want_servers="${SERVERS:-wslens tokio-tungstenite fastwebsockets tokio-websockets floor}"
 tools="${TOOLS:-callgrind callgrind-rep strace}"
 rep_div="${REP_DIV:-10}"
 # For `callgrind`: glibc's memcpy/memmove/memset use their vector loops at every size instead of
@@ -99,7 +99,10 @@ def table(tool, keys_, fmt, title):
             v = per_msg(tool, case, n, keys_)
             if v is None:
                 cells.append("–")
-            elif n == "wslens" or not base:
+            elif n == "wslens":
+                floor = per_msg(tool, case, "floor", keys_)
+                cells.append(f"{fmt(v)} ({v / floor:.2f} × floor)" if floor else fmt(v))
+            elif not base:
                 cells.append(fmt(v))
             else:
                 cells.append(f"{fmt(v)} ({v / base:.2f} ×)")
@@ -303,7 +306,7 @@ for tool in $tools; do
       m1=$((m1 / rep_div))
       m2=$((m2 / rep_div))
     fi
-    for srv in "${echo_servers[@]}"; do
+    for srv in "${echo_servers[@]}" "$floor_server"; do
       IFS='|' read -r name path cmd <<<"$srv"
       [[ " $want_servers " == *" $name "* ]] || continue
       run "$tool" "$name" "$path" "$cmd" "$id" "$label" "$args" "$m1" 1

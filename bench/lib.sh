@@ -21,6 +21,11 @@ echo_servers=(
   "tokio-websockets|/|$peers/echo_tokio_websockets"
 )
 
+# The floor (bench/peers/src/bin/echo_floor.rs): a bare edge-triggered epoll echo with no
+# validation, the kernel's own cost per echo; run.sh and cost.sh report ratios to it.
+# shellcheck disable=SC2034
+floor_server="floor|/|$peers/echo_floor"
+
 # A TCP port that is free on 127.0.0.1 right now.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

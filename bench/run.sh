@@ -47,7 +47,7 @@ for c in "${cases[@]}"; do
   IFS='|' read -r label args rate <<<"$c"
   [ "$pass" = fixed ] && args="$args --rate $rate"
   for ((s = 1; s <= samples; s++)); do
-    for srv in "${echo_servers[@]}"; do
+    for srv in "${echo_servers[@]}" "$floor_server"; do
       IFS='|' read -r name path cmd <<<"$srv"
       port="$(free_port)"
       # A simple command in the background: taskset execs the server, so $! is the server's
@@ -91,7 +91,7 @@ if "closed" in passes:
     for case in cases:
         m = {n: med(rate[("closed", case, n)]) for n in names}
         cells = [cell(rate[("closed", case, n)], None if n == "wslens" else m["wslens"]) for n in names]
-        best = max(m[n] for n in peers)
+        best = max(m[n] for n in peers if n != "floor")
         gcpu = "/".join("%.0f" % (100 * med(gen[("closed", case, n)])) for n in names)
         scpu = "/".join("%.0f" % (100 * med(srv[("closed", case, n)])) for n in names)
         ushare = "/".join("%.0f%%" % (100 * med(user[("closed", case, n)])) for n in names)
@@ -104,9 +104,20 @@ if "fixed" in passes:
         eff = {n: [r / s if s else 0 for r, s in zip(rate[("fixed", case, n)], srv[("fixed", case, n)])] for n in names}
         m = {n: med(eff[n]) for n in names}
         cells = [cell(eff[n], None if n == "wslens" else m["wslens"]) for n in names]
-        best = max(m[n] for n in peers)
+        best = max(m[n] for n in peers if n != "floor")
         ach = "/".join("%.0f" % med(rate[("fixed", case, n)]) for n in names)
         lt = "/".join("%.0f" % med(late[("fixed", case, n)]) for n in names)
         print("| %s | %s | %.2f | %s | %s |" % (case, " | ".join(cells), m["wslens"] / best if best else 0, ach, lt))
+if "fixed" in passes and "floor" in names:
+    # Server CPU per message at the same offered load: CPU share ÷ achieved rate, in µs.
+    print("\n**Server CPU per message at a fixed load** (µs of server CPU, user + kernel, per echoed message: server CPU ÷ achieved msg/s), median (min-max); each ÷ the floor; wslens ÷ the best peer\n")
+    print("| case (offered) | " + " | ".join(names) + " | wslens ÷ floor | wslens ÷ best peer |")
+    print("|---|" + "---:|" * (len(names) + 2))
+    for case in cases:
+        us = {n: [1e6 * s / r if r else 0 for r, s in zip(rate[("fixed", case, n)], srv[("fixed", case, n)])] for n in names}
+        m = {n: med(us[n]) for n in names}
+        cells = ["%.2f (%.2f-%.2f)%s" % (m[n], min(us[n]), max(us[n]), "" if n == "floor" else " %.2f×" % (m[n] / m["floor"] if m["floor"] else 0)) for n in names]
+        best = min(m[n] for n in peers if n != "floor")
+        print("| %s | %s | %.2f | %.2f |" % (case, " | ".join(cells), m["wslens"] / m["floor"] if m["floor"] else 0, m["wslens"] / best if best else 0))
 print("\nColumns with several values list the servers in the table's order: " + ", ".join(names) + ".")
 PY
