@@ -18,10 +18,8 @@ async fn main() {
                 return;
             };
             while let Some(Ok(msg)) = ws.next().await {
-                if msg.is_text() || msg.is_binary() {
-                    if ws.send(msg).await.is_err() {
-                        break;
-                    }
+                if (msg.is_text() || msg.is_binary()) && ws.send(msg).await.is_err() {
+                    break;
                 }
             }
         });
